@@ -1,0 +1,37 @@
+"""The ``slide-bench`` command line. Sub-commands come from plugins' ``register_commands`` hooks
+(the core's own commands are plugins too). Errors print one line on stderr and exit with 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from registry.errors import SlideBenchError
+from registry.plugins import get_plugin_manager
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slide-bench", description=__doc__.split(".")[0] + ".")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    get_plugin_manager().hook.register_commands(subparsers=subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except SlideBenchError as exc:
+        print(f"slide-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("slide-bench: interrupted; finished runs are in the store, run again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Arguments and objects shared by the sub-commands that run things."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from registry.cache import EncoderCache
+from registry.datasets import cache_dir
+from registry.device import resolve_device
+from registry.plugins import build_registry
+from registry.runner import Runner
+from registry.store import ResultsStore
+
+
+def default_store() -> Path:
+    return cache_dir() / "results.sqlite"
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", type=Path, default=None,
+                        help=f"SQLite results store (default: {default_store()})")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    add_store_argument(parser)
+    parser.add_argument("--data-root", default=None, help="dataset root (default: $SLIDE_DATA_ROOT or the user cache)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    parser.add_argument("--force", action="store_true", help="redo runs already in the store")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars; one line per finished run")
+
+
+def make_runner(args: argparse.Namespace) -> Runner:
+    return Runner(
+        registry=build_registry(),
+        store=ResultsStore(args.store or default_store()),
+        cache=EncoderCache(cache_dir() / "encoders"),
+        device=resolve_device(args.device),
+        data_root=args.data_root,
+        quiet=args.quiet,
+    )

@@ -1,0 +1,46 @@
+"""``slide-bench run``: one combination over seeds, printed as a table of mean ± std."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from registry.commands.common import add_run_arguments, make_runner
+from registry.config import PRESETS, SECTIONS, parse_sets
+from registry.hookspecs import hookimpl
+from registry.runner import Cell
+from registry.tables import render, summary
+
+
+def run(args: argparse.Namespace) -> int:
+    runner = make_runner(args)
+    sets = parse_sets(args.set)
+    triples = tuple((section, option, value) for section in SECTIONS for option, value in sets[section].items())
+    cells = [Cell(args.dataset, args.pretrainer, args.slim, args.head, seed, ft_seed, args.preset, triples)
+             for seed in args.seeds for ft_seed in args.finetune_seeds]
+    resolved = runner.run(cells, force=args.force)
+    print("Resolved configuration:")
+    print(json.dumps({k: v for k, v in resolved[0].config.items() if k not in ("seed", "finetune_seed")}, indent=2))
+    df = runner.store.frame(keys=[r.key for r in resolved])
+    failed = df[df["status"] != "ok"]
+    print(render(summary(df), args.format))
+    for _, row in failed.iterrows():
+        print(f"{row['status']}: seed {row['seed']}: {str(row['error']).splitlines()[0]}")
+    return 1 if len(failed) else 0
+
+
+@hookimpl
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help="pretrain → slim → fine-tune one combination over seeds")
+    p.add_argument("--dataset", default="Cora")
+    p.add_argument("--pretrainer", default="graphmae")
+    p.add_argument("--slim", default="original", help="slimming strategy (default: original)")
+    p.add_argument("--head", default="linear", help="fine-tune head (default: linear)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining seeds")
+    p.add_argument("--finetune-seeds", type=int, nargs="+", default=[0], help="fine-tuning seeds")
+    p.add_argument("--preset", choices=PRESETS, default="official")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
+                   help="override an option, e.g. --set pretrain.epochs=50 (sections: pretrain, slim, head)")
+    p.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown")
+    add_run_arguments(p)
+    p.set_defaults(func=run)

@@ -1,0 +1,117 @@
+"""What plugins register: pretrainers, slimming strategies, fine-tune heads and datasets.
+
+Each component is an instance of one of the abstract classes below. It carries a ``name``, a
+one-line ``description`` and a nested ``Options`` dataclass whose typed fields are its options.
+``overrides`` holds per-dataset defaults (keys ``"Cora"``) or per-pretrainer-and-dataset defaults
+(keys ``"graphmae/Cora"``), taken from the official configurations; ``quick`` holds the values of
+the ``quick`` preset used for smoke runs and tests.
+
+The encoder contract between components: a pretrainer returns a ``torch.nn.Module`` whose
+``forward(x, edge_index)`` returns node embeddings ``[num_nodes, dim]`` and whose ``arch``
+attribute is a JSON-serialisable dict from which :meth:`Pretrainer.build_encoder` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+from torch_geometric.data import Data
+
+
+@dataclass
+class NoOptions:
+    """Options of a component that has none."""
+
+
+@dataclass
+class RunContext:
+    """What a component needs to know about the run it takes part in.
+
+    ``seed`` seeds the component's own randomness; ``progress`` wraps an iterable of epochs in a
+    progress bar (it is the identity in quiet mode); ``log`` records per-epoch diagnostics that the
+    results store keeps beside the run's metrics.
+    """
+
+    device: torch.device
+    seed: int = 0
+    progress: Callable[..., Any] = lambda iterable, **kwargs: iterable
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+
+    def log(self, **values: Any) -> None:
+        self.diagnostics.append(values)
+
+
+class Component(ABC):
+    """Base of every registered object: a name, a description and typed options."""
+
+    kind: ClassVar[str] = "component"
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+    overrides: ClassVar[dict[str, dict[str, Any]]] = {}
+    quick: ClassVar[dict[str, Any]] = {}
+
+    def default_options(self) -> Any:
+        return self.Options()
+
+    def option_names(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self.Options)]
+
+
+class Pretrainer(Component):
+    """Self-supervised pretraining of a GNN encoder on one graph."""
+
+    kind = "pretrainer"
+
+    def prepare(self, data: Data, options: Any) -> Data:
+        """Pretrainer-specific preprocessing (feature scaling), applied before pretraining and fine-tuning."""
+        return data
+
+    @abstractmethod
+    def pretrain(self, data: Data, options: Any, ctx: RunContext) -> nn.Module:
+        """Pretrain and return the encoder (on ``ctx.device``), following the encoder contract."""
+
+    @abstractmethod
+    def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
+        """Rebuild an (untrained) encoder from its ``arch`` dict, for loading cached weights."""
+
+
+class Slimmer(Component):
+    """A slimming strategy: a pretrained encoder in, a smaller encoder out (weights copied)."""
+
+    kind = "slimmer"
+
+    @abstractmethod
+    def slim(self, encoder: nn.Module, options: Any, seed: int) -> nn.Module:
+        """Return a new, smaller encoder; ``encoder`` is left untouched."""
+
+
+class Head(Component):
+    """A fine-tuning protocol: trains a classifier (and maybe the encoder) and reports metrics."""
+
+    kind = "head"
+
+    @abstractmethod
+    def fit(self, encoder: nn.Module, data: Data, options: Any, ctx: RunContext) -> dict[str, float]:
+        """Fine-tune on ``data.train_mask``, select on ``data.val_mask``, score ``data.test_mask``.
+
+        Returns at least ``test_micro_f1``, ``test_macro_f1``, ``val_micro_f1``,
+        ``trainable_params`` and ``total_params``; see :mod:`registry.metrics`.
+        """
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A node-classification dataset: ``load(root, split_seed)`` returns a PyG ``Data`` with
+    ``x``, ``edge_index``, ``y``, boolean ``train_mask``/``val_mask``/``test_mask`` and
+    ``num_classes``. ``root`` is a writable folder laid out as the PyG/OGB loaders expect."""
+
+    name: str
+    load: Callable[..., Data]
+    description: str = ""
+    kind: ClassVar[str] = "dataset"

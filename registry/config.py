@@ -1,0 +1,104 @@
+"""Option resolution: typed defaults → per-dataset overrides → preset → ``--set`` values.
+
+``--set`` values are written ``section.option=value`` with section ``pretrain``, ``slim`` or
+``head``; values are parsed to the option's declared type (``bool``: true/false/1/0; lists and
+dicts as JSON).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any, Iterable
+
+from registry.components import Component
+from registry.errors import ConfigError
+from registry.registry import normalize
+
+SECTIONS = {"pretrain": "pretrainer", "slim": "slimmer", "head": "head"}
+PRESETS = ("official", "quick")
+
+
+def parse_sets(items: Iterable[str]) -> dict[str, dict[str, str]]:
+    """``["pretrain.epochs=5", "head.lr=0.1"]`` → ``{"pretrain": {"epochs": "5"}, "head": {"lr": "0.1"}}``."""
+    out: dict[str, dict[str, str]] = {s: {} for s in SECTIONS}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, option = key.strip().partition(".")
+        if not sep or not dot or not option:
+            raise ConfigError(f"--set expects section.option=value, got '{item}'")
+        if section not in SECTIONS:
+            raise ConfigError(f"--set section '{section}' is not one of {', '.join(SECTIONS)}")
+        out[section][option] = value.strip()
+    return out
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        low = value.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where} expects true/false, got '{value}'")
+    if annotation in (int, float):
+        try:
+            return annotation(value)
+        except ValueError:
+            raise ConfigError(f"{where} expects {annotation.__name__}, got '{value}'") from None
+    if annotation is str:
+        return value
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value.lower() in ("none", "null"):
+            return None
+        return _coerce(value, args[0], where)
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise ConfigError(f"{where} expects a JSON value, got '{value}'") from None
+
+
+def overrides_for(component: Component, dataset: str, pretrainer: str) -> dict[str, Any]:
+    """Official per-dataset defaults; ``pretrainer/dataset`` keys win over ``dataset`` keys."""
+    by_key = {normalize(k): v for k, v in component.overrides.items()}
+    merged = dict(by_key.get(normalize(dataset), {}))
+    merged.update(by_key.get(normalize(f"{pretrainer}/{dataset}"), {}))
+    return merged
+
+
+def resolve_options(
+    component: Component,
+    dataset: str,
+    pretrainer: str,
+    preset: str = "official",
+    sets: dict[str, Any] | None = None,
+) -> Any:
+    """The component's ``Options`` instance for this run; unknown or ill-typed values raise ConfigError."""
+    if preset not in PRESETS:
+        raise ConfigError(f"Unknown preset '{preset}'. Known: {', '.join(PRESETS)}")
+    fields = {f.name: f for f in dataclasses.fields(component.Options)}
+    hints = typing.get_type_hints(component.Options)
+    values: dict[str, Any] = {}
+    layers = [("official config", overrides_for(component, dataset, pretrainer))]
+    if preset == "quick":
+        layers.append(("quick preset", component.quick))
+    layers.append(("--set", sets or {}))
+    for origin, layer in layers:
+        for key, value in layer.items():
+            if key not in fields:
+                known = ", ".join(fields) or "(none)"
+                raise ConfigError(f"{component.kind} '{component.name}' has no option '{key}' ({origin}). Options: {known}")
+            values[key] = _coerce(value, hints[key], f"{component.kind} '{component.name}' option '{key}'")
+    try:
+        return component.Options(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{component.kind} '{component.name}': {exc}") from None
+
+
+def options_dict(options: Any) -> dict[str, Any]:
+    return dataclasses.asdict(options)

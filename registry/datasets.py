@@ -1,0 +1,181 @@
+"""Built-in datasets (a core plugin): Planetoid, Amazon and ogbn-arxiv through the PyG / OGB loaders.
+
+Data root: ``--data-root``, else ``$SLIDE_DATA_ROOT``, else a per-user cache folder. Online, the
+loaders download into it as usual; offline, it must hold the raw files in the loaders' layout.
+Cora's raw files ship inside the package, so Cora always loads with no network. A read-only root
+(such as a shared dataset folder) is mirrored into the cache, raw files only, before loading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch_geometric.data import Data
+
+from registry.components import DatasetSpec
+from registry.errors import DataError
+from registry.hookspecs import hookimpl
+
+EMBEDDED = Path(__file__).parent / "data"
+PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+AMAZON_FILES = {"Photo": "amazon_electronics_photo.npz", "Computers": "amazon_electronics_computers.npz"}
+ARXIV_RAW = ("edge.csv.gz", "node-feat.csv.gz", "node-label.csv.gz", "node_year.csv.gz",
+             "num-node-list.csv.gz", "num-edge-list.csv.gz")
+
+
+def cache_dir() -> Path:
+    """Per-user cache: ``$SLIDE_BENCH_CACHE``, else ``$XDG_CACHE_HOME/slide-bench``, else ``~/.cache/slide-bench``."""
+    if os.environ.get("SLIDE_BENCH_CACHE"):
+        return Path(os.environ["SLIDE_BENCH_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "slide-bench"
+
+
+def data_root(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("SLIDE_DATA_ROOT"):
+        return Path(os.environ["SLIDE_DATA_ROOT"]).expanduser()
+    return cache_dir() / "datasets"
+
+
+def writable_root(root: Path, folder: str) -> Path:
+    """``root`` if ``root/folder`` can be written, else a cache mirror holding a copy of its ``raw/``."""
+    target = root / folder
+    probe = target if target.exists() else root
+    if probe.exists() and os.access(probe, os.W_OK):
+        return root
+    if not probe.exists():
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            return root
+        except OSError:
+            pass
+    mirror = cache_dir() / "mirrors" / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
+    src_raw, dst_raw = target / "raw", mirror / folder / "raw"
+    if src_raw.is_dir() and not dst_raw.exists():
+        shutil.copytree(src_raw, dst_raw)
+    for extra in ("RELEASE_v1.txt", "split"):  # ogb layout next to raw/
+        if (target / extra).exists() and not (mirror / folder / extra).exists():
+            copy = shutil.copytree if (target / extra).is_dir() else shutil.copy2
+            copy(target / extra, mirror / folder / extra)
+    return mirror
+
+
+def _seeded_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1) -> tuple[torch.Tensor, ...]:
+    """Random train/val/test masks (10%/10%/80% by default) from a generator seeded with ``seed``."""
+    perm = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(seed))
+    n_train, n_val = int(round(train * num_nodes)), int(round(val * num_nodes))
+    masks = []
+    for idx in (perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]):
+        mask = torch.zeros(num_nodes, dtype=torch.bool)
+        mask[idx] = True
+        masks.append(mask)
+    return tuple(masks)
+
+
+def _finish(data: Data, name: str, num_classes: int) -> Data:
+    data.y = data.y.view(-1).long()
+    data.num_classes = int(num_classes)
+    data.name = name
+    return data
+
+
+def load_planetoid(name: str) -> Callable[..., Data]:
+    def load(root: Path, split_seed: int = 0) -> Data:
+        from torch_geometric.datasets import Planetoid
+
+        raw = root / name / "raw"
+        prefix = f"ind.{name.lower()}."
+        if name == "Cora" and not all((raw / (prefix + f)).exists() for f in PLANETOID_FILES):
+            root = cache_dir() / "datasets-embedded"
+            raw = root / name / "raw"
+            if not raw.is_dir():
+                shutil.copytree(EMBEDDED / name / "raw", raw)
+        root = writable_root(root, name)
+        dataset = Planetoid(str(root), name)  # public split
+        return _finish(dataset[0], name, dataset.num_classes)
+
+    return load
+
+
+def load_amazon(name: str) -> Callable[..., Data]:
+    def load(root: Path, split_seed: int = 0) -> Data:
+        from torch_geometric.datasets import Amazon
+
+        root = writable_root(root, name)
+        dataset = Amazon(str(root), name)
+        data = dataset[0]
+        data.train_mask, data.val_mask, data.test_mask = _seeded_split(data.num_nodes, split_seed)
+        return _finish(data, name, dataset.num_classes)
+
+    return load
+
+
+def _import_ogb_quietly() -> None:
+    """``import ogb`` starts a version check over the network with no timeout: switch it off."""
+    sys.modules.setdefault("outdated", None)  # type: ignore[arg-type]
+
+
+def _allow_pyg_pickles() -> None:
+    """ogb 1.3.6 ``torch.load``s its processed file, which torch >= 2.6 refuses without these."""
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+
+    torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
+
+
+def load_arxiv(root: Path, split_seed: int = 0) -> Data:
+    _import_ogb_quietly()
+    _allow_pyg_pickles()
+    from ogb.nodeproppred import PygNodePropPredDataset
+    from torch_geometric.utils import to_undirected
+
+    folder = root / "ogbn_arxiv"
+    if folder.exists() and not (folder / "RELEASE_v1.txt").exists():
+        # ogb would ask "Will you update the dataset now? (y/N)" on stdin.
+        raise DataError(f"{folder} exists but lacks RELEASE_v1.txt: complete or remove that folder")
+    root = writable_root(root, "ogbn_arxiv")
+    dataset = PygNodePropPredDataset("ogbn-arxiv", root=str(root))
+    data = dataset[0]
+    split = dataset.get_idx_split()
+    for key, mask_name in (("train", "train_mask"), ("valid", "val_mask"), ("test", "test_mask")):
+        mask = torch.zeros(data.num_nodes, dtype=torch.bool)
+        mask[split[key]] = True
+        data[mask_name] = mask
+    data.edge_index = to_undirected(data.edge_index, num_nodes=data.num_nodes)
+    data.node_year = None
+    return _finish(data, "ogbn-arxiv", dataset.num_classes)
+
+
+BUILTIN = (
+    DatasetSpec("Cora", load_planetoid("Cora"), "Planetoid citation graph, public split 140/500/1000 (ships with the package)"),
+    DatasetSpec("CiteSeer", load_planetoid("CiteSeer"), "Planetoid citation graph, public split 120/500/1000"),
+    DatasetSpec("PubMed", load_planetoid("PubMed"), "Planetoid citation graph, public split 60/500/1000"),
+    DatasetSpec("Photo", load_amazon("Photo"), "Amazon co-purchase graph, seeded random 10/10/80 split"),
+    DatasetSpec("Computers", load_amazon("Computers"), "Amazon co-purchase graph, seeded random 10/10/80 split"),
+    DatasetSpec("ogbn-arxiv", load_arxiv, "OGB citation graph (made undirected), official time split"),
+)
+
+
+@hookimpl
+def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
+    for spec in BUILTIN:
+        register(spec)
+
+
+def load_dataset(spec: DatasetSpec, root: str | os.PathLike | None = None, split_seed: int = 0) -> Data:
+    """Load through the spec's loader; loader failures become one-line ``DataError``s."""
+    path = data_root(root)
+    try:
+        return spec.load(path, split_seed=split_seed)
+    except DataError:
+        raise
+    except Exception as exc:  # network down, missing or corrupt raw files
+        raise DataError(f"Could not load dataset '{spec.name}' from {path}: {type(exc).__name__}: {exc}") from exc

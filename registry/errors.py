@@ -1,0 +1,35 @@
+"""Errors that the command line turns into one readable line and exit code 2."""
+
+from __future__ import annotations
+
+import difflib
+
+
+class SlideBenchError(Exception):
+    """A user-facing error: bad input, missing data, an unknown name, a failing plugin."""
+
+
+class ConfigError(SlideBenchError):
+    """An option, preset or spec that does not validate."""
+
+
+class DataError(SlideBenchError):
+    """A dataset that cannot be found, loaded or prepared."""
+
+
+class PluginError(SlideBenchError):
+    """A plugin that fails to load or registers something invalid."""
+
+
+class UnknownNameError(SlideBenchError, KeyError):
+    """A name that no plugin registered."""
+
+    def __init__(self, kind: str, name: str, known: list[str]):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        listing = ", ".join(known) if known else "(none registered)"
+        self.kind, self.name, self.known = kind, name, known
+        super().__init__(f"Unknown {kind} '{name}'.{hint} Known: {listing}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]

@@ -1,0 +1,45 @@
+"""Classification metrics and best-validation model selection.
+
+F1-Mi equals accuracy for single-label multiclass; F1-Ma is the unweighted mean of per-class F1.
+Model selection reads validation scores only; test scores are reported at the selected epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torchmetrics.functional.classification import multiclass_f1_score
+
+
+def f1_scores(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, float]:
+    """``{"micro_f1", "macro_f1"}`` in percent, from logits ``[n, C]`` (or predictions ``[n]``) and labels ``[n]``."""
+    pred = logits.argmax(dim=-1) if logits.dim() == 2 else logits
+    pred, y = pred.detach().cpu(), y.detach().cpu()
+    micro = multiclass_f1_score(pred, y, num_classes=num_classes, average="micro")
+    macro = multiclass_f1_score(pred, y, num_classes=num_classes, average="macro")
+    return {"micro_f1": 100.0 * float(micro), "macro_f1": 100.0 * float(macro)}
+
+
+@dataclass
+class BestValidation:
+    """Keeps the test scores of the epoch with the best validation Micro-F1 (first best wins)."""
+
+    best_val: float = float("-inf")
+    best_epoch: int = -1
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def update(self, epoch: int, val: dict[str, float], test: dict[str, float]) -> bool:
+        """Record an epoch; returns True when it is the new best."""
+        if val["micro_f1"] > self.best_val:
+            self.best_val, self.best_epoch = val["micro_f1"], epoch
+            self.scores = {f"val_{k}": v for k, v in val.items()} | {f"test_{k}": v for k, v in test.items()}
+            return True
+        return False
+
+    def result(self) -> dict[str, float]:
+        return dict(self.scores, best_epoch=self.best_epoch)
+
+
+def count_parameters(*modules: torch.nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters() if p.requires_grad or not trainable_only)

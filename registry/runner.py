@@ -1,0 +1,179 @@
+"""Runs cells — (dataset, pretrainer, slimmer, head, pretraining seed, fine-tuning seed, options) — into the store.
+
+Every cell is resolved (names and options validated) before any training starts; each finished
+cell is written at once; a cell that raises is stored as ``failed`` (``oom`` for out-of-memory)
+and the others go on; cells already stored as ``ok`` are skipped unless forced.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+import registry as registry_package
+from registry.cache import EncoderCache, config_hash
+from registry.components import RunContext
+from registry.config import SECTIONS, options_dict, resolve_options
+from registry.datasets import load_dataset
+from registry.metrics import count_parameters
+from registry.registry import Registry
+from registry.seed import derive_seed, seed_everything
+from registry.store import ResultsStore
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    pretrainer: str
+    slimmer: str = "original"
+    head: str = "linear"
+    seed: int = 0
+    finetune_seed: int = 0
+    preset: str = "official"
+    sets: tuple[tuple[str, str, Any], ...] = ()  # (section, option, value)
+
+    def sets_for(self, section: str) -> dict[str, Any]:
+        return {option: value for sec, option, value in self.sets if sec == section}
+
+    @property
+    def label(self) -> str:
+        return f"{self.pretrainer}/{self.slimmer}/{self.head} {self.dataset} seed {self.seed}.{self.finetune_seed}"
+
+
+@dataclass
+class Resolved:
+    cell: Cell
+    components: dict[str, Any]
+    options: dict[str, Any]
+    config: dict[str, Any]
+    key: str
+
+
+def is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in str(exc).lower()
+
+
+def library_versions() -> dict[str, str]:
+    import torch_geometric
+
+    return {"slide-bench": registry_package.__version__, "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__, "python": platform.python_version()}
+
+
+def progress_factory(quiet: bool) -> Callable[..., Any]:
+    """tqdm bars on a terminal; none in quiet mode or when stderr is not a terminal."""
+    return lambda iterable, **kwargs: tqdm(iterable, disable=True if quiet else None, dynamic_ncols=True, **kwargs)
+
+
+@dataclass
+class Runner:
+    registry: Registry
+    store: ResultsStore
+    cache: EncoderCache
+    device: torch.device
+    data_root: str | Path | None = None
+    quiet: bool = False
+    _data: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+    def resolve(self, cell: Cell) -> Resolved:
+        """Canonical names and fully resolved options; raises on unknown names or bad options."""
+        dataset = self.registry.get("dataset", cell.dataset)
+        components = {kind: self.registry.get(kind, getattr(cell, attr)) for attr, kind in
+                      (("pretrainer", "pretrainer"), ("slimmer", "slimmer"), ("head", "head"))}
+        pretrainer_name = components["pretrainer"].name
+        options = {kind: resolve_options(components[kind], dataset.name, pretrainer_name, cell.preset,
+                                         cell.sets_for(section)) for section, kind in SECTIONS.items()}
+        config = {
+            "dataset": dataset.name, "split_seed": 0,
+            **{kind: {"name": components[kind].name, "options": options_dict(options[kind])} for kind in options},
+            "seed": cell.seed, "finetune_seed": cell.finetune_seed,
+        }
+        components["dataset"] = dataset
+        return Resolved(cell, components, options, config, config_hash(config))
+
+    def _load(self, resolved: Resolved) -> Any:
+        spec = resolved.components["dataset"]
+        key = (spec.name, resolved.config["split_seed"])
+        if key not in self._data:
+            self._data[key] = load_dataset(spec, self.data_root, split_seed=key[1])
+        return self._data[key]
+
+    def execute(self, resolved: Resolved) -> dict[str, Any]:
+        """Pretrain (or load from the cache), slim, fine-tune; returns the metrics."""
+        cell, comp, opts = resolved.cell, resolved.components, resolved.options
+        progress = progress_factory(self.quiet)
+        pretrainer = comp["pretrainer"]
+        data = pretrainer.prepare(self._load(resolved), opts["pretrainer"])
+
+        def pretrain() -> torch.nn.Module:
+            seed_everything(cell.seed)
+            return pretrainer.pretrain(data, opts["pretrainer"], RunContext(self.device, cell.seed, progress))
+
+        start = time.perf_counter()
+        encoder, cached = self.cache.get_or_pretrain(
+            comp["dataset"].name, pretrainer.name, resolved.config["pretrainer"]["options"], cell.seed,
+            pretrainer.build_encoder, pretrain, self.device)
+        pretrain_time = time.perf_counter() - start
+        original_params = count_parameters(encoder)
+        slim = comp["slimmer"].slim(encoder, opts["slimmer"], cell.seed).to(self.device)
+        slim_params = count_parameters(slim)
+        finetune_seed = derive_seed(cell.seed, cell.finetune_seed)
+        seed_everything(finetune_seed)
+        ctx = RunContext(self.device, finetune_seed, progress)
+        metrics = comp["head"].fit(slim, data, opts["head"], ctx)
+        metrics.update(encoder_params_original=original_params, encoder_params=slim_params,
+                       param_change_pct=100.0 * (slim_params - original_params) / original_params,
+                       pretrain_cached=cached, pretrain_time_s=0.0 if cached else pretrain_time)
+        return {"metrics": metrics, "diagnostics": ctx.diagnostics}
+
+    def run(self, cells: Iterable[Cell], force: bool = False) -> list[dict[str, Any]]:
+        """Resolve all cells first (fail fast), then run the ones not yet stored; returns the rows of all."""
+        resolved = [self.resolve(cell) for cell in cells]
+        done = set() if force else self.store.done_keys()
+        todo = [r for r in resolved if r.key not in done]
+        bar = tqdm(todo, desc="runs", unit="run", disable=True if self.quiet else None, dynamic_ncols=True)
+        for item in bar:
+            bar.set_postfix_str(item.cell.label, refresh=True)
+            row = self._run_one(item)
+            self.store.write(row)
+            self._report(row, item.cell, bar)
+        return resolved
+
+    def _run_one(self, item: Resolved) -> dict[str, Any]:
+        cell = item.cell
+        start = time.perf_counter()
+        row: dict[str, Any] = dict(
+            key=item.key, dataset=item.config["dataset"], pretrainer=item.config["pretrainer"]["name"],
+            slimmer=item.config["slimmer"]["name"], head=item.config["head"]["name"], seed=cell.seed,
+            finetune_seed=cell.finetune_seed, preset=cell.preset, config=item.config, device=str(self.device),
+            versions=library_versions(), error=None, metrics={}, diagnostics=[])
+        try:
+            row.update(self.execute(item), status="ok")
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # recorded, and the matrix goes on
+            row.update(status="oom" if is_oom(exc) else "failed",
+                       error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+        row["wall_time_s"] = time.perf_counter() - start
+        return row
+
+    def _report(self, row: dict[str, Any], cell: Cell, bar: Any) -> None:
+        m = row["metrics"]
+        if row["status"] == "ok":
+            line = (f"ok     {cell.label}: Mi-F1 {m['test_micro_f1']:.2f}  Ma-F1 {m['test_macro_f1']:.2f}  "
+                    f"params {m['param_change_pct']:+.1f}%  ({row['wall_time_s']:.1f}s)")
+        else:
+            line = f"{row['status']:<6} {cell.label}: {row['error'].splitlines()[0]}"
+        if self.quiet:
+            print(line, flush=True)
+        else:
+            bar.write(line)

@@ -1,0 +1,74 @@
+"""The results store: one SQLite row per finished run, written the moment it finishes (WAL mode).
+
+A run is identified by ``key``, the hash of its fully resolved configuration; a key already
+stored with status ``ok`` is skipped on the next invocation (resume) unless forced.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,            -- ok | failed | oom
+    dataset TEXT NOT NULL,
+    pretrainer TEXT NOT NULL,
+    slimmer TEXT NOT NULL,
+    head TEXT NOT NULL,
+    seed INTEGER NOT NULL,           -- pretraining seed
+    finetune_seed INTEGER NOT NULL,
+    preset TEXT NOT NULL,
+    config TEXT NOT NULL,            -- JSON: the fully resolved configuration
+    metrics TEXT NOT NULL,           -- JSON: scores, parameter counts, budget, timings
+    diagnostics TEXT NOT NULL,       -- JSON: per-epoch records a head chose to log
+    error TEXT,
+    device TEXT NOT NULL,
+    versions TEXT NOT NULL,          -- JSON: library versions
+    wall_time_s REAL NOT NULL,
+    finished_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+"""
+
+COLUMNS = ("key", "status", "dataset", "pretrainer", "slimmer", "head", "seed", "finetune_seed", "preset",
+           "config", "metrics", "diagnostics", "error", "device", "versions", "wall_time_s")
+JSON_COLUMNS = ("config", "metrics", "diagnostics", "versions")
+
+
+class ResultsStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def done_keys(self) -> set[str]:
+        with self._connect() as db:
+            return {k for (k,) in db.execute("SELECT key FROM runs WHERE status = 'ok'")}
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Insert or replace one run, committed at once."""
+        values = [json.dumps(row[c], default=str) if c in JSON_COLUMNS else row.get(c) for c in COLUMNS]
+        with self._connect() as db:
+            db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                       values)
+
+    def frame(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """All runs (or those with the given keys) as a long frame; metrics expanded to columns."""
+        with self._connect() as db:
+            df = pd.read_sql_query("SELECT * FROM runs ORDER BY finished_at", db)
+        if keys is not None:
+            df = df[df["key"].isin(set(keys))]
+        for column in JSON_COLUMNS:
+            df[column] = df[column].map(json.loads)
+        metrics = pd.json_normalize(df["metrics"].tolist()).set_index(df.index) if len(df) else pd.DataFrame()
+        return pd.concat([df.drop(columns=["metrics"]), metrics], axis=1)

@@ -1,0 +1,71 @@
+"""What every head shares: the classifier, per-epoch evaluation with best-validation selection, and the
+accounting of what fine-tuning spent (epochs, steps, samples, time, memory, parameters)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from registry.device import peak_memory_mb, reset_peak_memory, synchronize
+from registry.metrics import BestValidation, count_parameters, f1_scores
+
+
+def make_classifier(in_dim: int, num_classes: int) -> nn.Linear:
+    """A fresh linear classifier, Xavier-uniform weights and zero bias (as the official code)."""
+    linear = nn.Linear(in_dim, num_classes)
+    nn.init.xavier_uniform_(linear.weight)
+    nn.init.zeros_(linear.bias)
+    return linear
+
+
+@dataclass
+class FitTracker:
+    """Collects epoch times, optimiser steps and samples seen, and keeps the best-validation scores."""
+
+    device: torch.device
+    num_classes: int
+    best: BestValidation = field(default_factory=BestValidation)
+    epoch_times: list[float] = field(default_factory=list)
+    steps: int = 0
+    samples: int = 0
+    _start: float = 0.0
+
+    def __post_init__(self) -> None:
+        reset_peak_memory(self.device)
+
+    def start_epoch(self) -> None:
+        synchronize(self.device)
+        self._start = time.perf_counter()
+
+    def step(self, batch_size: int) -> None:
+        self.steps += 1
+        self.samples += batch_size
+
+    def end_epoch(self) -> None:
+        synchronize(self.device)
+        self.epoch_times.append(time.perf_counter() - self._start)
+
+    @torch.no_grad()
+    def evaluate(self, epoch: int, logits: Tensor, data: Data) -> bool:
+        """Score val and test; only validation decides whether this epoch is kept."""
+        y = data.y.to(logits.device)
+        val = f1_scores(logits[data.val_mask], y[data.val_mask], self.num_classes)
+        test = f1_scores(logits[data.test_mask], y[data.test_mask], self.num_classes)
+        return self.best.update(epoch, val, test)
+
+    def result(self, trainable: list[nn.Module], frozen: list[nn.Module] = ()) -> dict[str, float]:
+        times = sorted(self.epoch_times)
+        return self.best.result() | {
+            "trainable_params": count_parameters(*trainable, trainable_only=True),
+            "total_params": count_parameters(*trainable, *frozen),
+            "epochs": len(self.epoch_times),
+            "steps": self.steps,
+            "samples_seen": self.samples,
+            "epoch_time_s": times[len(times) // 2] if times else 0.0,
+            "finetune_time_s": sum(self.epoch_times),
+            "peak_memory_mb": peak_memory_mb(self.device),
+        }

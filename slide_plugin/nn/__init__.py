@@ -1,0 +1,7 @@
+"""Slimmable GNN building blocks and the encoder that stacks them."""
+
+from slide_plugin.nn.blocks import BLOCKS, Block, build_block
+from slide_plugin.nn.encoder import StackEncoder
+from slide_plugin.nn.gat_block import GATBlock
+
+__all__ = ["BLOCKS", "Block", "GATBlock", "StackEncoder", "build_block"]

@@ -1,0 +1,27 @@
+"""slide_plugin's entry point: registers the built-in pretrainers, slimming strategies and heads
+through the same hooks a third-party plugin uses."""
+
+from __future__ import annotations
+
+from registry import hookimpl
+from slide_plugin import slimming
+from slide_plugin.heads.full import FullFineTune
+from slide_plugin.heads.linear import LinearProbe
+from slide_plugin.pretrainers.graphmae import GraphMAE
+
+
+@hookimpl
+def register_pretrainers(register):
+    register(GraphMAE())
+
+
+@hookimpl
+def register_slimmers(register):
+    for slimmer in slimming.BUILTIN:
+        register(slimmer)
+
+
+@hookimpl
+def register_heads(register):
+    register(LinearProbe())
+    register(FullFineTune())
