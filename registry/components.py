@@ -95,6 +95,7 @@ class Head(Component):
     """A fine-tuning protocol: trains a classifier (and maybe the encoder) and reports metrics."""
 
     kind = "head"
+    default_slimmer: ClassVar[str] = "original"  # used when a run names no slimming strategy
 
     @abstractmethod
     def fit(self, encoder: nn.Module, data: Data, options: Any, ctx: RunContext) -> dict[str, float]:

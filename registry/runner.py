@@ -105,28 +105,34 @@ class Runner:
             self._data[key] = load_dataset(spec, self.data_root, split_seed=key[1])
         return self._data[key]
 
-    def execute(self, resolved: Resolved) -> dict[str, Any]:
-        """Pretrain (or load from the cache), slim, fine-tune; returns the metrics."""
-        cell, comp, opts = resolved.cell, resolved.components, resolved.options
-        progress = progress_factory(self.quiet)
-        pretrainer = comp["pretrainer"]
+    def pretrained(self, resolved: Resolved) -> tuple[torch.nn.Module, Any, bool, float]:
+        """The pretrained encoder (from the cache, or pretrained now), the prepared data, whether it
+        came from the cache, and the pretraining time."""
+        cell, opts = resolved.cell, resolved.options
+        pretrainer = resolved.components["pretrainer"]
         data = pretrainer.prepare(self._load(resolved), opts["pretrainer"])
 
         def pretrain() -> torch.nn.Module:
             seed_everything(cell.seed)
-            return pretrainer.pretrain(data, opts["pretrainer"], RunContext(self.device, cell.seed, progress))
+            ctx = RunContext(self.device, cell.seed, progress_factory(self.quiet))
+            return pretrainer.pretrain(data, opts["pretrainer"], ctx)
 
         start = time.perf_counter()
         encoder, cached = self.cache.get_or_pretrain(
-            comp["dataset"].name, pretrainer.name, resolved.config["pretrainer"]["options"], cell.seed,
+            resolved.config["dataset"], pretrainer.name, resolved.config["pretrainer"]["options"], cell.seed,
             pretrainer.build_encoder, pretrain, self.device)
-        pretrain_time = time.perf_counter() - start
+        return encoder, data, cached, time.perf_counter() - start
+
+    def execute(self, resolved: Resolved) -> dict[str, Any]:
+        """Pretrain (or load from the cache), slim, fine-tune; returns the metrics and diagnostics."""
+        cell, comp, opts = resolved.cell, resolved.components, resolved.options
+        encoder, data, cached, pretrain_time = self.pretrained(resolved)
         original_params = count_parameters(encoder)
         slim = comp["slimmer"].slim(encoder, opts["slimmer"], cell.seed).to(self.device)
         slim_params = count_parameters(slim)
         finetune_seed = derive_seed(cell.seed, cell.finetune_seed)
         seed_everything(finetune_seed)
-        ctx = RunContext(self.device, finetune_seed, progress)
+        ctx = RunContext(self.device, finetune_seed, progress_factory(self.quiet))
         metrics = comp["head"].fit(slim, data, opts["head"], ctx)
         metrics.update(encoder_params_original=original_params, encoder_params=slim_params,
                        param_change_pct=100.0 * (slim_params - original_params) / original_params,

@@ -33,6 +33,14 @@ CREATE TABLE IF NOT EXISTS runs (
     wall_time_s REAL NOT NULL,
     finished_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
+CREATE TABLE IF NOT EXISTS records (  -- analyses (CKA, parameter tables, ...): one row per record
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    config TEXT NOT NULL,
+    record TEXT NOT NULL,
+    written_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE INDEX IF NOT EXISTS records_kind_key ON records (kind, key);
 """
 
 COLUMNS = ("key", "status", "dataset", "pretrainer", "slimmer", "head", "seed", "finetune_seed", "preset",
@@ -72,3 +80,16 @@ class ResultsStore:
             df[column] = df[column].map(json.loads)
         metrics = pd.json_normalize(df["metrics"].tolist()).set_index(df.index) if len(df) else pd.DataFrame()
         return pd.concat([df.drop(columns=["metrics"]), metrics], axis=1)
+
+    def write_records(self, kind: str, key: str, config: dict[str, Any], records: list[dict[str, Any]]) -> None:
+        """Replace the records of one analysis (``kind``, ``key``) in one transaction."""
+        with self._connect() as db:
+            db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
+            db.executemany("INSERT INTO records (kind, key, config, record) VALUES (?, ?, ?, ?)",
+                           [(kind, key, json.dumps(config, default=str), json.dumps(r, default=str)) for r in records])
+
+    def records(self, kind: str) -> pd.DataFrame:
+        """Every record of an analysis kind, one column per record field plus ``key``."""
+        with self._connect() as db:
+            rows = db.execute("SELECT key, record FROM records WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
+        return pd.DataFrame([{"key": key, **json.loads(record)} for key, record in rows])

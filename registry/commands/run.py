@@ -16,7 +16,8 @@ def run(args: argparse.Namespace) -> int:
     runner = make_runner(args)
     sets = parse_sets(args.set)
     triples = tuple((section, option, value) for section in SECTIONS for option, value in sets[section].items())
-    cells = [Cell(args.dataset, args.pretrainer, args.slim, args.head, seed, ft_seed, args.preset, triples)
+    slim = args.slim or runner.registry.get("head", args.head).default_slimmer
+    cells = [Cell(args.dataset, args.pretrainer, slim, args.head, seed, ft_seed, args.preset, triples)
              for seed in args.seeds for ft_seed in args.finetune_seeds]
     resolved = runner.run(cells, force=args.force)
     print("Resolved configuration:")
@@ -34,7 +35,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="pretrain → slim → fine-tune one combination over seeds")
     p.add_argument("--dataset", default="Cora")
     p.add_argument("--pretrainer", default="graphmae")
-    p.add_argument("--slim", default="original", help="slimming strategy (default: original)")
+    p.add_argument("--slim", default=None, help="slimming strategy (default: the head's default, e.g. original)")
     p.add_argument("--head", default="linear", help="fine-tune head (default: linear)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining seeds")
     p.add_argument("--finetune-seeds", type=int, nargs="+", default=[0], help="fine-tuning seeds")
