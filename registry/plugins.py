@@ -6,14 +6,18 @@ Environment variables:
 - ``SLIDE_BENCH_DISABLE_PLUGINS=a,b``: block these entry-point names.
 - ``SLIDE_BENCH_STRICT_PLUGINS=1``: a plugin that fails to import is an error (default: a warning
   on stderr, and the other plugins still load).
+- ``SLIDE_BENCH_PLUGINS_DIR=DIR``: also load every ``*.py`` file in DIR as a plugin (no packaging
+  needed), named after the file.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pluggy
@@ -61,6 +65,22 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             pm._plugin_distinfo.append((plugin, pluggy._manager.DistFacade(dist)))  # type: ignore[attr-defined]
 
 
+def _load_plugins_dir(pm: pluggy.PluginManager, directory: Path) -> None:
+    if not directory.is_dir():
+        raise PluginError(f"SLIDE_BENCH_PLUGINS_DIR '{directory}' is not a folder")
+    for path in sorted(directory.glob("*.py")):
+        name = path.stem
+        if pm.is_blocked(name) or pm.has_plugin(name):
+            continue
+        spec = importlib.util.spec_from_file_location(f"slide_bench_local_plugins.{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise PluginError(f"local plugin '{path}' failed to load: {type(exc).__name__}: {exc}") from exc
+        pm.register(module, name=name)
+
+
 def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
     """A fresh manager with the hookspecs, the entry-point plugins and the core's own plugins."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -69,6 +89,8 @@ def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
         pm.set_blocked(name)
     if load_entry_points:
         _load_entry_points(pm)
+    if os.environ.get("SLIDE_BENCH_PLUGINS_DIR"):
+        _load_plugins_dir(pm, Path(os.environ["SLIDE_BENCH_PLUGINS_DIR"]).expanduser())
     for module_name in DEFAULT_PLUGINS:
         if not pm.is_blocked(module_name):
             pm.register(importlib.import_module(module_name), name=module_name)
