@@ -140,10 +140,12 @@ class Runner:
         return {"metrics": metrics, "diagnostics": ctx.diagnostics}
 
     def run(self, cells: Iterable[Cell], force: bool = False) -> list[dict[str, Any]]:
-        """Resolve all cells first (fail fast), then run the ones not yet stored; returns the rows of all."""
+        """Resolve all cells and load their data (fail fast), run the ones not yet stored; returns all resolved."""
         resolved = [self.resolve(cell) for cell in cells]
         done = set() if force else self.store.done_keys()
         todo = [r for r in resolved if r.key not in done]
+        for item in todo:  # a dataset that cannot be loaded is an input error: stop before any training
+            self._load(item)
         bar = tqdm(todo, desc="runs", unit="run", disable=True if self.quiet else None, dynamic_ncols=True)
         for item in bar:
             bar.set_postfix_str(item.cell.label, refresh=True)
