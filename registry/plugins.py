@@ -55,13 +55,13 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
                 continue
             try:
                 plugin = ep.load()
+                pm.register(plugin, name=ep.name)  # hookimpls with arguments their hookspec lacks fail here
             except Exception as exc:  # one broken plugin must not brick the tool
-                message = f"plugin '{ep.name}' ({dist.metadata['Name']}) failed to load: {exc}"
+                message = f"plugin '{ep.name}' ({dist.metadata['Name']}) failed to load: {type(exc).__name__}: {exc}"
                 if strict:
                     raise PluginError(message) from exc
                 print(f"slide-bench: warning: {message}", file=sys.stderr)
                 continue
-            pm.register(plugin, name=ep.name)
             pm._plugin_distinfo.append((plugin, pluggy._manager.DistFacade(dist)))  # type: ignore[attr-defined]
 
 
@@ -76,9 +76,21 @@ def _load_plugins_dir(pm: pluggy.PluginManager, directory: Path) -> None:
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
+            pm.register(module, name=name)
         except Exception as exc:
             raise PluginError(f"local plugin '{path}' failed to load: {type(exc).__name__}: {exc}") from exc
-        pm.register(module, name=name)
+
+
+def check_hooks(pm: pluggy.PluginManager) -> None:
+    """``pm.check_pending()``, failing with a one-line PluginError: a hook name no hookspec declares (a typo)."""
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        specs = {n: c for n, c in vars(pm.hook).items() if not n.startswith("_")}
+        unknown = [n for n in dir(exc.plugin) if n in specs and not specs[n].has_spec()]
+        known = ", ".join(n for n, c in specs.items() if c.has_spec())
+        name = pm.get_name(exc.plugin) or plugin_module(exc.plugin)
+        raise PluginError(f"plugin '{name}' implements unknown hook(s) {', '.join(unknown)}. Known hooks: {known}") from None
 
 
 def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
@@ -94,7 +106,7 @@ def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
     for module_name in DEFAULT_PLUGINS:
         if not pm.is_blocked(module_name):
             pm.register(importlib.import_module(module_name), name=module_name)
-    pm.check_pending()
+    check_hooks(pm)
     return pm
 
 
@@ -115,7 +127,7 @@ def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
     registry = Registry()
     for hook_name, kind in HOOK_KINDS.items():
         caller = getattr(pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in reversed(caller.get_hookimpls()):  # pluggy's call order: the last registered first
             plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
             register = registry.register_callback(kind, plugin_name)
             kwargs = {"register": register} if "register" in impl.argnames else {}

@@ -22,6 +22,7 @@ from registry.cache import EncoderCache, config_hash
 from registry.components import RunContext
 from registry.config import SECTIONS, options_dict, resolve_options
 from registry.datasets import load_dataset
+from registry.errors import ConfigError, SlideBenchError
 from registry.metrics import count_parameters
 from registry.registry import Registry
 from registry.seed import derive_seed, seed_everything
@@ -81,6 +82,7 @@ class Runner:
     data_root: str | Path | None = None
     quiet: bool = False
     _data: dict[tuple[str, int], Any] = field(default_factory=dict)
+    _checked: set[str] = field(default_factory=set)
 
     def resolve(self, cell: Cell) -> Resolved:
         """Canonical names and fully resolved options; raises on unknown names or bad options."""
@@ -97,6 +99,23 @@ class Runner:
         }
         components["dataset"] = dataset
         return Resolved(cell, components, options, config, config_hash(config))
+
+    def check(self, resolved: Resolved) -> None:
+        """Fail before any training: the dataset loads and, when the pretrainer can build an untrained
+        encoder (``init_encoder(data, options)``), the slimming strategy accepts its architecture."""
+        data = self._load(resolved)
+        pretrainer, options = resolved.components["pretrainer"], resolved.options
+        init = getattr(pretrainer, "init_encoder", None)
+        check_key = config_hash({k: resolved.config[k] for k in ("dataset", "pretrainer", "slimmer")})
+        if init is None or check_key in self._checked:
+            return
+        encoder = init(pretrainer.prepare(data, options["pretrainer"]), options["pretrainer"])
+        try:
+            resolved.components["slimmer"].slim(encoder, options["slimmer"], resolved.cell.seed)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"slimmer '{resolved.config['slimmer']['name']}' cannot slim the "
+                              f"{pretrainer.name} encoder for {resolved.config['dataset']}: {exc}") from None
+        self._checked.add(check_key)
 
     def _load(self, resolved: Resolved) -> Any:
         spec = resolved.components["dataset"]
@@ -144,8 +163,8 @@ class Runner:
         resolved = [self.resolve(cell) for cell in cells]
         done = set() if force else self.store.done_keys()
         todo = [r for r in resolved if r.key not in done]
-        for item in todo:  # a dataset that cannot be loaded is an input error: stop before any training
-            self._load(item)
+        for item in todo:  # bad input (data that cannot be loaded, a slimmer that cannot take the encoder)
+            self.check(item)  # stops here, before any training
         bar = tqdm(todo, desc="runs", unit="run", disable=True if self.quiet else None, dynamic_ncols=True)
         for item in bar:
             bar.set_postfix_str(item.cell.label, refresh=True)
@@ -164,7 +183,7 @@ class Runner:
             versions=library_versions(), error=None, metrics={}, diagnostics=[])
         try:
             row.update(self.execute(item), status="ok")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SlideBenchError):  # bad input fails every cell alike: stop, one line
             raise
         except Exception as exc:  # recorded, and the matrix goes on
             row.update(status="oom" if is_oom(exc) else "failed",

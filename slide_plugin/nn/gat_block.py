@@ -61,7 +61,7 @@ class GATBlock(Block):
         arch["units"] = len(unit_keep)
         if in_keep is not None:
             arch["in_dim"] = len(in_keep)
-        new = GATBlock(**arch).to(self.conv.lin.weight.device)
+        new = GATBlock(**arch).to(self.conv.lin.weight)  # same device and dtype
         rows = self.out_index(unit_keep)
         weight = self.conv.lin.weight[rows]
         new.conv.lin.weight.copy_(weight if in_keep is None else weight[:, in_keep])

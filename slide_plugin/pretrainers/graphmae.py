@@ -133,6 +133,10 @@ class GraphMAE(Pretrainer):
     def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
         return StackEncoder.from_arch(arch)
 
+    def init_encoder(self, data: Data, options: GraphMAEOptions) -> nn.Module:
+        """An untrained encoder with the architecture ``pretrain`` returns (for parameter counts)."""
+        return GraphMAEModel(data.num_features, options).encoder
+
     def pretrain(self, data: Data, options: GraphMAEOptions, ctx: RunContext) -> nn.Module:
         model = GraphMAEModel(data.num_features, options).to(ctx.device)
         x, edge_index = data.x.to(ctx.device), data.edge_index.to(ctx.device)
