@@ -1,8 +1,9 @@
 """Runs cells — (dataset, pretrainer, slimmer, head, pretraining seed, fine-tuning seed, options) — into the store.
 
-Every cell is resolved (names and options validated) before any training starts; each finished
-cell is written at once; a cell that raises is stored as ``failed`` (``oom`` for out-of-memory)
-and the others go on; cells already stored as ``ok`` are skipped unless forced.
+Every cell is resolved (names and options validated) and checked (its data loads, its slimmer
+accepts the encoder) before any training starts; each finished cell is written at once; a cell that
+raises is stored as ``failed`` (``oom`` for out-of-memory) and the others go on, except for bad input
+(a ``SlideBenchError``), which stops the run; cells already stored as ``ok`` are skipped unless forced.
 """
 
 from __future__ import annotations
@@ -109,13 +110,22 @@ class Runner:
         check_key = config_hash({k: resolved.config[k] for k in ("dataset", "pretrainer", "slimmer")})
         if init is None or check_key in self._checked:
             return
-        encoder = init(pretrainer.prepare(data, options["pretrainer"]), options["pretrainer"])
         try:
-            resolved.components["slimmer"].slim(encoder, options["slimmer"], resolved.cell.seed)
+            encoder = init(pretrainer.prepare(data, options["pretrainer"]), options["pretrainer"])
+        except (ValueError, TypeError) as exc:  # options that pass their own validation but build nothing
+            raise ConfigError(f"pretrainer '{pretrainer.name}' cannot build its encoder for "
+                              f"{resolved.config['dataset']}: {exc}") from None
+        self.slim(resolved, encoder)
+        self._checked.add(check_key)
+
+    def slim(self, resolved: Resolved, encoder: torch.nn.Module) -> torch.nn.Module:
+        """The cell's slimmer applied to ``encoder``; an encoder it cannot take is a ConfigError."""
+        try:
+            return resolved.components["slimmer"].slim(encoder, resolved.options["slimmer"], resolved.cell.seed)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"slimmer '{resolved.config['slimmer']['name']}' cannot slim the "
-                              f"{pretrainer.name} encoder for {resolved.config['dataset']}: {exc}") from None
-        self._checked.add(check_key)
+                              f"{resolved.config['pretrainer']['name']} encoder for {resolved.config['dataset']}: "
+                              f"{exc}") from None
 
     def _load(self, resolved: Resolved) -> Any:
         spec = resolved.components["dataset"]
@@ -147,7 +157,7 @@ class Runner:
         cell, comp, opts = resolved.cell, resolved.components, resolved.options
         encoder, data, cached, pretrain_time = self.pretrained(resolved)
         original_params = count_parameters(encoder)
-        slim = comp["slimmer"].slim(encoder, opts["slimmer"], cell.seed).to(self.device)
+        slim = self.slim(resolved, encoder).to(self.device)
         slim_params = count_parameters(slim)
         finetune_seed = derive_seed(cell.seed, cell.finetune_seed)
         seed_everything(finetune_seed)

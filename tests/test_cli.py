@@ -114,6 +114,8 @@ def test_run_quick_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     (["--set", "pretrain.epochs=abc"], "option 'epochs' expects int, got 'abc'"),
     (["--set", "pretrain.epoch=3"], "has no option 'epoch' (--set). Options: num_hidden, num_heads"),
     (["--set", "pretrain.num_hidden=30"], "num_hidden (30) must be divisible by num_heads (4)"),
+    (["--set", "pretrain.norm=bogus"], "pretrainer 'graphmae' cannot build its encoder for Cora: unknown norm 'bogus'"),
+    (["--set", "pretrain.feature_scaling=log"], "feature scaling must be one of none, row, standard, got 'log'"),
     (["--device", "nonsense"], "Unknown device 'nonsense'"),
     (["--device", "cuda:99"], "Device 'cuda:99' asked for, but"),
     (["--slim", "custom", "--set", "slim.ratios=[0]"], "ratios must be in (0, 1], got [0]"),

@@ -181,6 +181,16 @@ def test_hook_register_pretrainers(toy_plugin, tmp_path, capsys):
     assert '"width": 5' in out and "+0.0%" in out
 
 
+def test_slimmer_that_cannot_take_the_encoder_stops_the_run(toy_plugin, tmp_path, capsys):
+    """No ``init_encoder`` to check before training, so the error comes after pretraining: still one line,
+    exit 2, and no failed row (bad input is not a failed run)."""
+    code = run(tmp_path, "--dataset", "Toy", "--pretrainer", "plain", "--slim", "half")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("slide-bench: error: slimmer 'half' cannot slim the plain encoder for Toy: ")
+    assert stored(tmp_path) == []
+
+
 def test_hook_register_datasets(toy_plugin):
     reg = build_registry()
     assert reg.plugin_of("dataset", "toy") == "toy-plugin"
