@@ -14,7 +14,7 @@ from slide_plugin.heads.linear import LinearProbe
 from slide_plugin.pretrainers.graphmae import GraphMAE
 
 NAMED_SLIMMERS = ["original", "half", "quarter", "2-original", "2-half", "2-quarter", "custom"]
-TINY = ["--set", "pretrain.epochs=2", "--set", "pretrain.num_hidden=16", "--set", "head.epochs=5"]
+TINY = ["--set", "pretrain.epochs=1", "--set", "pretrain.num_hidden=16", "--set", "head.epochs=5"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -71,7 +71,7 @@ def test_run_quick_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     assert sum(line.startswith("ok     graphmae/original/linear Cora seed ") for line in out.splitlines()) == 2
     config = resolved_config(out)
     assert config["dataset"] == "Cora" and config["slimmer"] == {"name": "original", "options": {"selection": "stride"}}
-    assert (config["pretrainer"]["options"]["epochs"], config["pretrainer"]["options"]["num_hidden"]) == (2, 16)
+    assert (config["pretrainer"]["options"]["epochs"], config["pretrainer"]["options"]["num_hidden"]) == (1, 16)
     assert config["pretrainer"]["options"]["num_heads"] == 4  # Cora's official config below the preset
     assert config["head"]["options"]["epochs"] == 5
     table = out[out.index("\n|"):]
