@@ -169,7 +169,7 @@ class Runner:
         return {"metrics": metrics, "diagnostics": ctx.diagnostics}
 
     def run(self, cells: Iterable[Cell], force: bool = False) -> list[dict[str, Any]]:
-        """Resolve all cells and load their data (fail fast), run the ones not yet stored; returns all resolved."""
+        """Resolve and check all cells (fail fast), run the ones not yet stored; returns all resolved."""
         resolved = [self.resolve(cell) for cell in cells]
         done = set() if force else self.store.done_keys()
         todo = [r for r in resolved if r.key not in done]
