@@ -12,11 +12,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory):
-    """A fresh cache folder, and only our own plugin (no user-installed third-party ones)."""
+    """A fresh cache folder, only our own plugin (no user-installed third-party ones), and one torch
+    thread: the test models are tiny, and on 2 shared cores threading costs more than it gives."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SLIDE_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
         mp.setenv("SLIDE_BENCH_LOAD_PLUGINS", "slide_plugin")
         yield
+    torch.set_num_threads(threads)
 
 
 def offline_datasets() -> Path:
