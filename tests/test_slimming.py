@@ -268,3 +268,18 @@ def test_slimmer_rejects_what_the_encoder_cannot_take(options, message):
 def test_custom_options_validate(options):
     with pytest.raises(ValueError):
         CustomOptions(**options)
+
+
+def test_graphmae_uses_the_official_gat_initialisation():
+    """Regression: PyG's GATConv starts from Glorot-uniform (gain 1); official GraphMAE from
+    Xavier-normal with gain sqrt(2) and zero bias. The std of the weights tells them apart."""
+    import math
+
+    from slide_plugin.pretrainers.graphmae import GraphMAEModel, GraphMAEOptions
+
+    torch.manual_seed(0)
+    model = GraphMAEModel(1433, GraphMAEOptions())
+    weight = model.encoder.blocks[0].conv.lin.weight  # [512, 1433]
+    expected = math.sqrt(2) * math.sqrt(2.0 / (weight.size(0) + weight.size(1)))
+    assert abs(weight.std().item() - expected) / expected < 0.02
+    assert torch.count_nonzero(model.encoder.blocks[0].conv.bias) == 0
