@@ -39,8 +39,7 @@ class FullFineTune(Head):
 
     def fit(self, encoder: nn.Module, data: Data, options: FullOptions, ctx: RunContext) -> dict[str, float]:
         x, edge_index = data.x.to(ctx.device), data.edge_index.to(ctx.device)
-        train = data.train_mask.to(ctx.device).nonzero().view(-1)
-        y_train = data.y.to(ctx.device)[train]
+        y, train = data.y.to(ctx.device), data.train_mask.to(ctx.device)
         classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(ctx.device)
         optimizers = [
             torch.optim.Adam(classifier.parameters(), lr=options.head_lr, weight_decay=options.head_weight_decay),
@@ -53,10 +52,10 @@ class FullFineTune(Head):
             classifier.train()
             for opt in optimizers:
                 opt.zero_grad()
-            F.cross_entropy(classifier(encoder(x, edge_index))[train], y_train).backward()
+            F.cross_entropy(classifier(encoder(x, edge_index))[train], y[train]).backward()
             for opt in optimizers:
                 opt.step()
-            tracker.step(train.numel())
+            tracker.step(int(train.sum()))
             tracker.end_epoch()
             encoder.eval()
             classifier.eval()

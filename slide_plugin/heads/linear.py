@@ -42,8 +42,8 @@ class LinearProbe(Head):
 
     def fit(self, encoder: nn.Module, data: Data, options: LinearOptions, ctx: RunContext) -> dict[str, float]:
         z = embed(encoder, data, ctx.device)
-        train = data.train_mask.to(ctx.device).nonzero().view(-1)
-        z_train, y_train = z[train], data.y.to(ctx.device)[train]  # gathered once, not per epoch
+        y = data.y.to(ctx.device)
+        train = data.train_mask.to(ctx.device)
         classifier = make_classifier(z.size(1), data.num_classes).to(ctx.device)
         optimizer = torch.optim.Adam(classifier.parameters(), lr=options.lr, weight_decay=options.weight_decay)
         tracker = FitTracker(ctx.device, data.num_classes)
@@ -51,9 +51,9 @@ class LinearProbe(Head):
             tracker.start_epoch()
             classifier.train()
             optimizer.zero_grad()
-            F.cross_entropy(classifier(z_train), y_train).backward()
+            F.cross_entropy(classifier(z[train]), y[train]).backward()
             optimizer.step()
-            tracker.step(train.numel())
+            tracker.step(int(train.sum()))
             tracker.end_epoch()
             classifier.eval()
             tracker.evaluate(epoch, classifier(z), data)
