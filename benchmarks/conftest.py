@@ -44,12 +44,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-encoders", default="graphmae",
                     help="pretrainers whose encoders the fine-tuning, slicing, embedding and CKA benchmarks use "
                          "(comma-separated, or 'all'; default: graphmae)")
+    group.addoption("--bench-threads", type=int, default=None,
+                    help="torch CPU threads (default: torch's); 1 on a shared, loaded machine, where idle cores are "
+                         "rare and multi-threaded small operations mostly wait for each other")
     group.addoption("--bench-heads", default="all", help="heads to fine-tune (comma-separated, or 'all')")
     group.addoption("--bench-slimmers", default="all", help="slimming strategies (comma-separated, or 'all')")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "plain_reference: parametrised only over pretrainers with a plain PyG reference")
+    if config.getoption("bench_threads"):
+        torch.set_num_threads(config.getoption("bench_threads"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -36,6 +36,8 @@ def pytest_command(suite: Path, args: argparse.Namespace) -> list[str]:
                f"--bench-encoders={args.encoders}", "-p", "no:cacheprovider", "-q"]
     if args.arxiv:
         command.append("--bench-arxiv")
+    if args.threads:
+        command.append(f"--bench-threads={args.threads}")
     return command + shlex.split(args.pytest_args)
 
 
@@ -74,6 +76,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per benchmark (default: 5)")
     p.add_argument("--encoders", default="graphmae",
                    help="pretrainers whose encoders are fine-tuned, sliced, embedded ('all'; default: graphmae)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 on a loaded machine)")
     p.add_argument("--json", type=Path, default=Path("slide-bench-timings.json"), help="pytest-benchmark JSON output")
     p.add_argument("--report", type=Path, default=Path("slide-bench-timings.md"), help="Markdown report output")
     p.add_argument("--from-json", type=Path, default=None, help="render the report of an earlier run; run nothing")
