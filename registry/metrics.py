@@ -12,13 +12,22 @@ import torch
 from torchmetrics.functional.classification import multiclass_f1_score
 
 
-def f1_scores(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, float]:
-    """``{"micro_f1", "macro_f1"}`` in percent, from logits ``[n, C]`` (or predictions ``[n]``) and labels ``[n]``."""
+def f1_tensor(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``[micro_f1, macro_f1]`` in percent, on the inputs' device (nothing is copied to the host), from
+    logits ``[n, C]`` (or predictions ``[n]``) and labels ``[n]``."""
     pred = logits.argmax(dim=-1) if logits.dim() == 2 else logits
-    pred, y = pred.detach().cpu(), y.detach().cpu()
+    pred, y = pred.detach(), y.detach()
+    if y.device != pred.device:
+        y = y.to(pred.device)
     micro = multiclass_f1_score(pred, y, num_classes=num_classes, average="micro")
     macro = multiclass_f1_score(pred, y, num_classes=num_classes, average="macro")
-    return {"micro_f1": 100.0 * float(micro), "macro_f1": 100.0 * float(macro)}
+    return 100.0 * torch.stack([micro, macro])
+
+
+def f1_scores(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, float]:
+    """``{"micro_f1", "macro_f1"}`` in percent (one host transfer of the two scores); see :func:`f1_tensor`."""
+    micro, macro = f1_tensor(logits, y, num_classes).tolist()
+    return {"micro_f1": micro, "macro_f1": macro}
 
 
 @dataclass

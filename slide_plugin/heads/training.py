@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from registry.device import peak_memory_mb, reset_peak_memory, synchronize
-from registry.metrics import BestValidation, count_parameters, f1_scores
+from registry.metrics import BestValidation, count_parameters, f1_tensor
 
 
 def make_classifier(in_dim: int, num_classes: int) -> nn.Linear:
@@ -33,6 +33,7 @@ class FitTracker:
     steps: int = 0
     samples: int = 0
     _start: float = 0.0
+    _splits: list[tuple[Tensor, Tensor]] = field(default_factory=list)  # (node index, labels) of val, test
 
     def __post_init__(self) -> None:
         reset_peak_memory(self.device)
@@ -51,10 +52,16 @@ class FitTracker:
 
     @torch.no_grad()
     def evaluate(self, epoch: int, logits: Tensor, data: Data) -> bool:
-        """Score val and test; only validation decides whether this epoch is kept."""
-        y = data.y.to(logits.device)
-        val = f1_scores(logits[data.val_mask], y[data.val_mask], self.num_classes)
-        test = f1_scores(logits[data.test_mask], y[data.test_mask], self.num_classes)
+        """Score val and test; only validation decides whether this epoch is kept. The split indices and
+        labels are moved to the logits' device once; per epoch only the four scores reach the host."""
+        if not self._splits:
+            y = data.y.to(logits.device)
+            for mask in (data.val_mask, data.test_mask):
+                index = mask.to(logits.device).nonzero().view(-1)
+                self._splits.append((index, y[index]))
+        scores = torch.cat([f1_tensor(logits[index], y, self.num_classes) for index, y in self._splits]).tolist()
+        val = {"micro_f1": scores[0], "macro_f1": scores[1]}
+        test = {"micro_f1": scores[2], "macro_f1": scores[3]}
         return self.best.update(epoch, val, test)
 
     def result(self, trainable: list[nn.Module], frozen: list[nn.Module] = ()) -> dict[str, float]:

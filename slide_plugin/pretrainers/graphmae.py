@@ -156,6 +156,6 @@ class GraphMAE(Pretrainer):
             loss.backward()
             optimizer.step()
             scheduler.step()
-            if hasattr(bar, "set_postfix"):
+            if not getattr(bar, "disable", True):  # reading the loss waits for the device: only for a visible bar
                 bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
         return model.encoder.eval()

@@ -1,0 +1,191 @@
+"""A Markdown timing report from a pytest-benchmark JSON file (``pytest --benchmark-json=PATH``).
+
+Each benchmark is one timed operation; its ``extra_info`` carries ``operation`` (e.g.
+``finetune-epoch``) and ``labels`` (e.g. ``{"dataset": "Cora", "head": "full", ...}``); benchmarks
+without them are reported under their group with their pytest parameters as labels. The report has
+one table per operation (median and IQR over the timed rounds) and, where a *baseline* is declared
+for the operation, each row's time relative to the baseline row of the same context. *Targets*
+check speed-ups: ``speed-up = baseline median / candidate median``, compared within a context, i.e.
+rows that agree on every label the candidate and baseline do not name (dataset, device, ...).
+
+Baselines and targets are data (a TOML file beside the suite, ``benchmarks/targets.toml``)::
+
+    [baselines]
+    finetune-epoch = { head = "full", slimmer = "original" }
+
+    [[targets]]
+    name = "linear probe vs full fine-tuning"
+    operation = "finetune-epoch"
+    candidate = { head = "linear", slimmer = "original" }
+    baseline = { head = "full", slimmer = "original" }
+    min_speedup = 20          # or max_ratio = 1.2 (candidate / baseline)
+    where = { device = ["cpu"] }   # optional filter on the context
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from registry.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Timing:
+    operation: str
+    labels: dict[str, str]
+    median: float  # seconds
+    iqr: float
+    rounds: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, selection: dict[str, Any]) -> bool:
+        return all(self.labels.get(k) == str(v) for k, v in selection.items())
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    operation: str
+    candidate: dict[str, Any]
+    baseline: dict[str, Any]
+    min_speedup: float | None = None
+    max_ratio: float | None = None
+    where: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.min_speedup is None) == (self.max_ratio is None):
+            raise ConfigError(f"target '{self.name}' needs exactly one of min_speedup and max_ratio")
+
+    def passes(self, ratio: float) -> bool:
+        """``ratio`` = candidate median / baseline median."""
+        return ratio <= self.max_ratio if self.max_ratio is not None else 1.0 / ratio >= self.min_speedup
+
+    @property
+    def required(self) -> str:
+        return f"≤ {self.max_ratio:g}× the time" if self.max_ratio is not None else f"≥ {self.min_speedup:g}× faster"
+
+
+def load_timings(report: dict[str, Any]) -> list[Timing]:
+    timings = []
+    for bench in report.get("benchmarks", []):
+        extra = dict(bench.get("extra_info") or {})
+        operation = extra.pop("operation", None) or bench.get("group") or bench["name"]
+        labels = extra.pop("labels", None) or bench.get("params") or {"name": bench["name"]}
+        stats = bench["stats"]
+        timings.append(Timing(operation, {k: str(v) for k, v in labels.items()}, stats["median"], stats["iqr"],
+                              stats["rounds"], extra))
+    return timings
+
+
+def load_targets(text: str) -> tuple[dict[str, dict[str, Any]], list[Target]]:
+    """``(baselines by operation, targets)`` from the TOML text described in the module docstring."""
+    data = tomllib.loads(text)
+    try:
+        targets = [Target(**t) for t in data.get("targets", [])]
+    except TypeError as exc:
+        raise ConfigError(f"bad target: {exc}") from None
+    return dict(data.get("baselines", {})), targets
+
+
+def context(timing: Timing, *selections: dict[str, Any]) -> dict[str, str]:
+    named = set().union(*selections)
+    return {k: v for k, v in timing.labels.items() if k not in named}
+
+
+def pairs(timings: Iterable[Timing], operation: str, candidate: dict[str, Any],
+          baseline: dict[str, Any]) -> list[tuple[dict[str, str], Timing, Timing | None]]:
+    """Every candidate row of ``operation`` with the baseline row of its context (None if not measured)."""
+    rows = [t for t in timings if t.operation == operation]
+    found = []
+    for cand in (t for t in rows if t.matches(candidate)):
+        ctx = context(cand, candidate, baseline)
+        base = next((t for t in rows if t.matches(baseline) and context(t, candidate, baseline) == ctx), None)
+        found.append((ctx, cand, base))
+    return found
+
+
+def duration(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "–"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _machine(report: dict[str, Any]) -> str:
+    info, commit = report.get("machine_info", {}), report.get("commit_info", {})
+    cpu = info.get("cpu", {})
+    parts = [f"{cpu.get('brand_raw', info.get('processor', '?'))} ({cpu.get('count', info.get('cpu_count', '?'))} cores)"]
+    if info.get("cuda_device"):
+        parts.append(f"CUDA {info.get('cuda')} on {info['cuda_device']}")
+    parts += [f"torch {info.get('torch', '?')}", f"torch_geometric {info.get('torch_geometric', '?')}",
+              f"python {info.get('python_version', '?')}"]
+    if info.get("load_average"):
+        parts.append("load average " + " / ".join(f"{x:.1f}" for x in info["load_average"]))
+    lines = [f"- Run: {report.get('datetime', '?')}, pytest-benchmark {report.get('version', '?')}",
+             f"- Machine: {', '.join(parts)}"]
+    if commit.get("id"):
+        lines.append(f"- Commit: {commit['id'][:12]}{' (dirty)' if commit.get('dirty') else ''}")
+    return "\n".join(lines)
+
+
+def _targets_section(timings: list[Timing], targets: list[Target]) -> str:
+    rows = []
+    for target in targets:
+        found = [p for p in pairs(timings, target.operation, target.candidate, target.baseline)
+                 if all(p[0].get(k) in {str(v) for v in values} for k, values in target.where.items())]
+        for ctx, cand, base in found:
+            where = " ".join(ctx.values())
+            if base is None:
+                rows.append([target.name, where, duration(cand.median), "not measured", target.required, "–"])
+                continue
+            ratio = cand.median / base.median
+            measured = f"{ratio:.2f}× the time" if target.max_ratio is not None else f"{1 / ratio:.2f}× faster"
+            rows.append([target.name, where, f"{duration(cand.median)} vs {duration(base.median)}", measured,
+                         target.required, "PASS" if target.passes(ratio) else "FAIL"])
+        if not found:
+            rows.append([target.name, "–", "not measured", "–", target.required, "–"])
+    return _table(["target", "context", "candidate vs baseline (median)", "measured", "required", "status"], rows)
+
+
+def render_report(report: dict[str, Any], baselines: dict[str, dict[str, Any]] | None = None,
+                  targets: Iterable[Target] = ()) -> str:
+    """The Markdown report of a pytest-benchmark JSON document (already parsed)."""
+    timings, baselines, targets = load_timings(report), baselines or {}, list(targets)
+    out = ["# slide-bench timing report", "", _machine(report), "",
+           "Times are per call of the operation (per epoch for `*-epoch`): median and interquartile range (IQR) "
+           "over the timed rounds, after one warm-up round.", ""]
+    if targets:
+        out += ["## Targets", "", _targets_section(timings, targets), ""]
+    for operation in dict.fromkeys(t.operation for t in timings):
+        rows = [t for t in timings if t.operation == operation]
+        keys = list(dict.fromkeys(k for t in rows for k in t.labels))
+        header = keys + ["median", "IQR", "rounds"]
+        baseline = baselines.get(operation)
+        ratios: dict[int, Timing | None] = {}
+        if baseline:
+            header += [f"÷ {'/'.join(str(v) for v in baseline.values())}", "speed-up"]
+            ratios = {id(c): b for _, c, b in pairs(rows, operation, {}, baseline)}
+        table = []
+        for t in rows:
+            row = [t.labels.get(k, "") for k in keys] + [duration(t.median), duration(t.iqr), str(t.rounds)]
+            if baseline:
+                base = ratios.get(id(t))
+                row += [f"{t.median / base.median:.3f}", f"{base.median / t.median:.2f}×"] if base else ["–", "–"]
+            table.append(row)
+        out += [f"## {operation}", "", _table(header, table), ""]
+    return "\n".join(out)
