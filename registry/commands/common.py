@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from registry.cache import EncoderCache
 from registry.datasets import cache_dir
 from registry.device import resolve_device
@@ -28,9 +30,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     parser.add_argument("--force", action="store_true", help="redo runs already in the store")
     parser.add_argument("--quiet", action="store_true", help="no progress bars; one line per finished run")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's; 1 is fastest on a shared, busy CPU)")
 
 
 def make_runner(args: argparse.Namespace) -> Runner:
+    if args.threads:
+        torch.set_num_threads(args.threads)
     return Runner(
         registry=build_registry(),
         store=ResultsStore(args.store or default_store()),
