@@ -67,7 +67,8 @@ def library_versions() -> dict[str, str]:
     import torch_geometric
 
     return {"slide-bench": registry_package.__version__, "torch": torch.__version__,
-            "torch_geometric": torch_geometric.__version__, "python": platform.python_version()}
+            "torch_geometric": torch_geometric.__version__, "python": platform.python_version(),
+            "torch_threads": str(torch.get_num_threads())}
 
 
 def progress_factory(quiet: bool) -> Callable[..., Any]:

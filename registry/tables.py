@@ -7,7 +7,9 @@ when given, else by the slimmer's name when the whole table shares one head (Tab
 head's name when it shares one slimmer, and ``slimmer/head`` otherwise. Cells are mean ± population
 std over the ``ok`` runs (pretraining × fine-tuning seeds); ``(k/n)`` marks cells where only k of n
 runs finished; a cell with no finished run reads ``OOM`` or ``failed``. One ``Change-Param`` row
-per slimmer that changes the encoder's parameter count gives the mean change in percent.
+per slimmer that changes the encoder's parameter count gives the mean change in percent. With a
+reference frame, published values are shown beside ours as ``[ref …]`` (official preset only),
+and each table's notes list their sources.
 """
 
 from __future__ import annotations
@@ -99,10 +101,11 @@ def paper_tables(
     reference: pd.DataFrame | None = None,
 ) -> list[PaperTable]:
     """Paper-shaped tables from the store's frame (all statuses); ``label(slimmer, head)`` names rows."""
-    metrics, ref = list(metrics), _Reference(reference)
+    metrics = list(metrics)
     tables = []
     df = df.assign(setting=df["config"].map(_setting))
     for (pretrainer, preset), part in df.groupby(["pretrainer", "preset"], sort=False):
+        ref = _Reference(reference if preset == "official" else None)  # references are of the official configs
         datasets = list(dict.fromkeys(part["dataset"]))
         # The same (slimmer, head, dataset) run with other options: numbered variants, never averaged together.
         part = part.assign(variant=part.groupby(["slimmer", "head", "dataset"])["setting"].transform(
@@ -135,13 +138,13 @@ def paper_tables(
             rows["Change-Param" if len(changes) == 1 else f"Change-Param ({slimmer})"] = change
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
         frame.index.name = "Method"
-        notes = []
+        notes = [f"ref: {source}" for source in sorted(ref.used)]
+        if reference is not None and preset != "official":
+            notes.append("no reference values: they are of the official configurations, not this preset")
         if part["variant"].max() > 0:
             notes.append("#n: the same method run with other options (pass a spec to select one setting)")
         tables.append(PaperTable(f"{pretrainer} (preset {preset}, {int((part['status'] == 'ok').sum())} runs ok)",
                                  frame, notes))
-    for table in tables:
-        table.notes += [f"ref: {source}" for source in sorted(ref.used)]
     return tables
 
 

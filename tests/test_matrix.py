@@ -208,7 +208,8 @@ def test_reference_file_has_sources():
 
 def test_table_command(finished, capsys):
     _, _, _, tmp = finished
-    assert cli.main(["table", "--store", str(tmp / "results.sqlite"), "--format", "csv", "--metric", "val_micro_f1"]) == 0
+    assert cli.main(["table", "--store", str(tmp / "results.sqlite"), "--format", "csv", "--metric", "val_micro_f1",
+                     "--vs-reference"]) == 0
     out = capsys.readouterr().out
     assert "graphmae (preset official" in out and "toy val_micro_f1" in out
     assert cli.main(["table", "--store", str(tmp / "results.sqlite"), "--metric", "nope"]) == 2
