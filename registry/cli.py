@@ -17,10 +17,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def negations_to_sets(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> None:
+    """``--no-OPTION`` switches a boolean head option off (``--no-decorrelation`` → ``head.decorrelation=false``)
+    on commands that take ``--set``; anything else left over is an error."""
+    for extra in extras:
+        if not (extra.startswith("--no-") and hasattr(args, "set")):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        args.set.append(f"head.{extra[len('--no-'):].replace('-', '_')}=false")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        negations_to_sets(parser, args, extras)
         if not getattr(args, "func", None):
             parser.print_help()
             return 2

@@ -7,8 +7,9 @@ one-line ``description`` and a nested ``Options`` dataclass whose typed fields a
 the ``quick`` preset used for smoke runs and tests.
 
 The encoder contract between components: a pretrainer returns a ``torch.nn.Module`` whose
-``forward(x, edge_index)`` returns node embeddings ``[num_nodes, dim]`` and whose ``arch``
-attribute is a JSON-serialisable dict from which :meth:`Pretrainer.build_encoder` rebuilds it.
+``forward(x, edge_index)`` returns node embeddings ``[num_nodes, dim]``, whose ``embedding_dim``
+attribute is ``dim`` (heads size their classifier with it) and whose ``arch`` attribute is a
+JSON-serialisable dict from which :meth:`Pretrainer.build_encoder` rebuilds it.
 """
 
 from __future__ import annotations

@@ -58,9 +58,10 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return None
         return _coerce(value, args[0], where)
     try:
-        return json.loads(value)
+        parsed = json.loads(value)
     except json.JSONDecodeError:
         raise ConfigError(f"{where} expects a JSON value, got '{value}'") from None
+    return [parsed] if origin is list and not isinstance(parsed, list) else parsed  # ratios=0.5 → [0.5]
 
 
 def overrides_for(component: Component, dataset: str, pretrainer: str) -> dict[str, Any]:

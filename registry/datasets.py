@@ -3,7 +3,7 @@
 Data root: ``--data-root``, else ``$SLIDE_DATA_ROOT``, else a per-user cache folder. Online, the
 loaders download into it as usual; offline, it must hold the raw files in the loaders' layout.
 Cora's raw files ship inside the package, so Cora always loads with no network. A read-only root
-(such as a shared dataset folder) is mirrored into the cache, raw files only, before loading.
+(such as a shared dataset folder) is mirrored into the cache, all but ``processed/``, before loading.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from registry.hookspecs import hookimpl
 
 EMBEDDED = Path(__file__).parent / "data"
 PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
-AMAZON_FILES = {"Photo": "amazon_electronics_photo.npz", "Computers": "amazon_electronics_computers.npz"}
-ARXIV_RAW = ("edge.csv.gz", "node-feat.csv.gz", "node-label.csv.gz", "node_year.csv.gz",
-             "num-node-list.csv.gz", "num-edge-list.csv.gz")
+_MISSING = object()
 
 
 def cache_dir() -> Path:
@@ -38,6 +36,7 @@ def cache_dir() -> Path:
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path:
+    """``explicit`` (``--data-root``), else ``$SLIDE_DATA_ROOT``, else ``<cache_dir()>/datasets``."""
     if explicit:
         return Path(explicit).expanduser()
     if os.environ.get("SLIDE_DATA_ROOT"):
@@ -45,27 +44,37 @@ def data_root(explicit: str | os.PathLike | None = None) -> Path:
     return cache_dir() / "datasets"
 
 
+def _writable(path: Path) -> bool:
+    """Writable for us. ``os.access`` alone says yes to root even on an ``r-x`` folder."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+
+
+def _copy_if_changed(src: str, dst: str) -> None:
+    if not os.path.exists(dst) or os.stat(dst).st_size != os.stat(src).st_size:
+        shutil.copy2(src, dst)
+
+
+def mirror(root: Path, folder: str) -> Path:
+    """A cache copy of ``root/folder`` without ``processed/`` (the loaders write their own there)."""
+    copy = cache_dir() / "mirrors" / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
+    if (root / folder).is_dir():
+        shutil.copytree(root / folder, copy / folder, ignore=shutil.ignore_patterns("processed"),
+                        copy_function=_copy_if_changed, dirs_exist_ok=True)
+    return copy
+
+
 def writable_root(root: Path, folder: str) -> Path:
-    """``root`` if ``root/folder`` can be written, else a cache mirror holding a copy of its ``raw/``."""
-    target = root / folder
-    probe = target if target.exists() else root
-    if probe.exists() and os.access(probe, os.W_OK):
-        return root
-    if not probe.exists():
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            return root
-        except OSError:
-            pass
-    mirror = cache_dir() / "mirrors" / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
-    src_raw, dst_raw = target / "raw", mirror / folder / "raw"
-    if src_raw.is_dir() and not dst_raw.exists():
-        shutil.copytree(src_raw, dst_raw)
-    for extra in ("RELEASE_v1.txt", "split"):  # ogb layout next to raw/
-        if (target / extra).exists() and not (mirror / folder / extra).exists():
-            copy = shutil.copytree if (target / extra).is_dir() else shutil.copy2
-            copy(target / extra, mirror / folder / extra)
-    return mirror
+    """``root`` if the loader can write ``root/folder`` (created if missing), else ``mirror(root, folder)``.
+
+    The loaders write ``processed/`` next to ``raw/`` (and download into ``root``), so a read-only
+    root such as a shared dataset folder is never written to.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return mirror(root, folder)
+    paths = (root, root / folder, root / folder / "processed")
+    return root if all(_writable(p) for p in paths if p.exists()) else mirror(root, folder)
 
 
 def _seeded_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1) -> tuple[torch.Tensor, ...]:
@@ -92,13 +101,10 @@ def load_planetoid(name: str) -> Callable[..., Data]:
         from torch_geometric.datasets import Planetoid
 
         raw = root / name / "raw"
-        prefix = f"ind.{name.lower()}."
-        if name == "Cora" and not all((raw / (prefix + f)).exists() for f in PLANETOID_FILES):
-            root = cache_dir() / "datasets-embedded"
-            raw = root / name / "raw"
-            if not raw.is_dir():
-                shutil.copytree(EMBEDDED / name / "raw", raw)
-        root = writable_root(root, name)
+        if name == "Cora" and not all((raw / f"ind.cora.{f}").exists() for f in PLANETOID_FILES):
+            root = mirror(EMBEDDED, name)  # the package's own copy: never written to
+        else:
+            root = writable_root(root, name)
         dataset = Planetoid(str(root), name)  # public split
         return _finish(dataset[0], name, dataset.num_classes)
 
@@ -119,8 +125,19 @@ def load_amazon(name: str) -> Callable[..., Data]:
 
 
 def _import_ogb_quietly() -> None:
-    """``import ogb`` starts a version check over the network with no timeout: switch it off."""
-    sys.modules.setdefault("outdated", None)  # type: ignore[arg-type]
+    """Import ogb without the version check that its import starts in a thread (over the network,
+    with no timeout): ogb skips it when ``from outdated import ...`` fails."""
+    if "ogb" in sys.modules:
+        return
+    saved = sys.modules.get("outdated", _MISSING)
+    sys.modules["outdated"] = None  # type: ignore[assignment]
+    try:
+        import ogb  # noqa: F401
+    finally:
+        if saved is _MISSING:
+            del sys.modules["outdated"]
+        else:
+            sys.modules["outdated"] = saved  # type: ignore[assignment]
 
 
 def _allow_pyg_pickles() -> None:
@@ -137,12 +154,11 @@ def load_arxiv(root: Path, split_seed: int = 0) -> Data:
     from ogb.nodeproppred import PygNodePropPredDataset
     from torch_geometric.utils import to_undirected
 
-    folder = root / "ogbn_arxiv"
-    if folder.exists() and not (folder / "RELEASE_v1.txt").exists():
-        # ogb would ask "Will you update the dataset now? (y/N)" on stdin.
-        raise DataError(f"{folder} exists but lacks RELEASE_v1.txt: complete or remove that folder")
-    root = writable_root(root, "ogbn_arxiv")
-    dataset = PygNodePropPredDataset("ogbn-arxiv", root=str(root))
+    target = writable_root(root, "ogbn_arxiv")
+    for folder in (root / "ogbn_arxiv", target / "ogbn_arxiv"):  # else ogb asks on stdin whether to re-download
+        if folder.is_dir() and not (folder / "RELEASE_v1.txt").exists():
+            raise DataError(f"{folder} lacks ogb's RELEASE_v1.txt: restore it, or remove the folder to re-download")
+    dataset = PygNodePropPredDataset("ogbn-arxiv", root=str(target))
     data = dataset[0]
     split = dataset.get_idx_split()
     for key, mask_name in (("train", "train_mask"), ("valid", "val_mask"), ("test", "test_mask")):
@@ -150,7 +166,7 @@ def load_arxiv(root: Path, split_seed: int = 0) -> Data:
         mask[split[key]] = True
         data[mask_name] = mask
     data.edge_index = to_undirected(data.edge_index, num_nodes=data.num_nodes)
-    data.node_year = None
+    del data.node_year
     return _finish(data, "ogbn-arxiv", dataset.num_classes)
 
 
@@ -177,5 +193,7 @@ def load_dataset(spec: DatasetSpec, root: str | os.PathLike | None = None, split
         return spec.load(path, split_seed=split_seed)
     except DataError:
         raise
-    except Exception as exc:  # network down, missing or corrupt raw files
-        raise DataError(f"Could not load dataset '{spec.name}' from {path}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # missing raw files and no network, corrupt files
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise DataError(f"Could not load dataset '{spec.name}' from {path} (are its raw files there, "
+                        f"or can they be downloaded?): {reason}") from exc

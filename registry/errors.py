@@ -25,8 +25,9 @@ class UnknownNameError(SlideBenchError, KeyError):
     """A name that no plugin registered."""
 
     def __init__(self, kind: str, name: str, known: list[str]):
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        folded = {k.lower().replace("_", "-"): k for k in known}  # case-blind: 'citeseir' → 'CiteSeer'
+        close = difflib.get_close_matches(name.lower().replace("_", "-"), list(folded), n=1, cutoff=0.6)
+        hint = f" Did you mean '{folded[close[0]]}'?" if close else ""
         listing = ", ".join(known) if known else "(none registered)"
         self.kind, self.name, self.known = kind, name, known
         super().__init__(f"Unknown {kind} '{name}'.{hint} Known: {listing}")

@@ -1,10 +1,11 @@
 """Runs cells — (dataset, pretrainer, slimmer, head, pretraining seed, fine-tuning seed, options) — into the store.
 
-Every cell is resolved (names and options validated) before any training starts; each finished
-cell is written at once; a cell that raises is stored as ``failed`` (``oom`` for out-of-memory)
-and the others go on. Cells already stored as ``ok`` (or as ``oom`` on the same device) are
-skipped unless forced; ``failed`` ones are retried. Cells run grouped by pretrained encoder, so
-each (dataset, pretrainer, options, seed) pretrains once and every slimmer and head reuses it.
+Every cell is resolved (names and options validated) and checked (its data loads, its slimmer
+accepts the encoder) before any training starts; each finished cell is written at once; a cell that
+raises is stored as ``failed`` (``oom`` for out-of-memory) and the others go on, except for bad input
+(a ``SlideBenchError``), which stops the run. Cells already stored as ``ok`` (or as ``oom`` on the
+same device) are skipped unless forced; ``failed`` ones are retried. Cells run grouped by pretrained
+encoder, so each (dataset, pretrainer, options, seed) pretrains once and every slimmer and head reuses it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from registry.components import RunContext
 from registry.config import SECTIONS, options_dict, resolve_options
 from registry.datasets import load_dataset
 from registry.device import peak_memory_mb, reset_peak_memory
+from registry.errors import ConfigError, SlideBenchError
 from registry.metrics import count_parameters
 from registry.registry import Registry
 from registry.seed import derive_seed, seed_everything
@@ -96,6 +98,7 @@ class Runner:
     data_root: str | Path | None = None
     quiet: bool = False
     _data: dict[tuple[str, int], Any] = field(default_factory=dict)
+    _checked: set[str] = field(default_factory=set)
     _pretrain_errors: dict[str, Exception] = field(default_factory=dict)
 
     def resolve(self, cell: Cell) -> Resolved:
@@ -113,6 +116,32 @@ class Runner:
         }
         components["dataset"] = dataset
         return Resolved(cell, components, options, config, config_hash(config))
+
+    def check(self, resolved: Resolved) -> None:
+        """Fail before any training: the dataset loads and, when the pretrainer can build an untrained
+        encoder (``init_encoder(data, options)``), the slimming strategy accepts its architecture."""
+        data = self._load(resolved)
+        pretrainer, options = resolved.components["pretrainer"], resolved.options
+        init = getattr(pretrainer, "init_encoder", None)
+        check_key = config_hash({k: resolved.config[k] for k in ("dataset", "pretrainer", "slimmer")})
+        if init is None or check_key in self._checked:
+            return
+        try:
+            encoder = init(pretrainer.prepare(data, options["pretrainer"]), options["pretrainer"])
+        except (ValueError, TypeError) as exc:  # options that pass their own validation but build nothing
+            raise ConfigError(f"pretrainer '{pretrainer.name}' cannot build its encoder for "
+                              f"{resolved.config['dataset']}: {exc}") from None
+        self.slim(resolved, encoder)
+        self._checked.add(check_key)
+
+    def slim(self, resolved: Resolved, encoder: torch.nn.Module) -> torch.nn.Module:
+        """The cell's slimmer applied to ``encoder``; an encoder it cannot take is a ConfigError."""
+        try:
+            return resolved.components["slimmer"].slim(encoder, resolved.options["slimmer"], resolved.cell.seed)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"slimmer '{resolved.config['slimmer']['name']}' cannot slim the "
+                              f"{resolved.config['pretrainer']['name']} encoder for {resolved.config['dataset']}: "
+                              f"{exc}") from None
 
     def _load(self, resolved: Resolved) -> Any:
         spec = resolved.components["dataset"]
@@ -151,7 +180,7 @@ class Runner:
         cell, comp, opts = resolved.cell, resolved.components, resolved.options
         encoder, data, cached, pretrain_time = self.pretrained(resolved)
         original_params = count_parameters(encoder)
-        slim = comp["slimmer"].slim(encoder, opts["slimmer"], cell.seed).to(self.device)
+        slim = self.slim(resolved, encoder).to(self.device)
         slim_params = count_parameters(slim)
         finetune_seed = derive_seed(cell.seed, cell.finetune_seed)
         seed_everything(finetune_seed)
@@ -173,8 +202,10 @@ class Runner:
         return resolved, todo
 
     def run(self, cells: Iterable[Cell], force: bool = False) -> list[Resolved]:
-        """Resolve all cells first (fail fast), then run and store the ones not yet done."""
+        """Resolve and check all cells (fail fast), then run and store the ones not yet done."""
         resolved, todo = self.plan(cells, force)
+        for item in todo:  # bad input (data that cannot be loaded, a slimmer that cannot take the encoder)
+            self.check(item)  # stops here, before any training
         bar = tqdm(todo, desc="matrix", unit="run", disable=True if self.quiet else None, dynamic_ncols=True)
         for item in bar:
             bar.set_postfix_str(item.cell.label, refresh=True)
@@ -194,7 +225,7 @@ class Runner:
             versions=library_versions(), error=None, metrics={}, diagnostics=[])
         try:
             row.update(self.execute(item), status="ok")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SlideBenchError):  # bad input fails every cell alike: stop, one line
             raise
         except Exception as exc:  # recorded, and the matrix goes on
             row.update(status="oom" if is_oom(exc) else "failed",

@@ -6,6 +6,7 @@ which produced the published numbers); ``random`` keeps a seeded random subset (
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -74,6 +75,8 @@ class CustomOptions(SelectionOptions):
             raise ValueError(f"ratios must be in (0, 1], got {self.ratios}")
         if self.layers is not None and self.layers < 1:
             raise ValueError(f"layers must be at least 1, got {self.layers}")
+        if self.layers is not None and len(self.ratios) not in (1, self.layers):
+            raise ValueError(f"got {len(self.ratios)} ratios for {self.layers} kept layers (give 1 or {self.layers})")
 
 
 class RatioSlimmer(Slimmer):
@@ -86,7 +89,7 @@ class RatioSlimmer(Slimmer):
 
     def slim(self, encoder: nn.Module, options: SelectionOptions, seed: int) -> nn.Module:
         if self.ratios == [1.0] and self.layers is None:
-            return encoder
+            return copy.deepcopy(encoder)  # a new module, as for every strategy: tuning it leaves the original
         layers = None if self.layers is None else min(self.layers, len(encoder.blocks))
         ratios = self.ratios if layers is None or len(self.ratios) == 1 else self.ratios[:layers]
         return slim_encoder(encoder, ratios, layers, options.selection, seed)

@@ -55,13 +55,21 @@ class GATBlock(Block):
         return self.activation(self.norm(self.conv(self.feat_drop(x), edge_index)))
 
     @torch.no_grad()
+    def reset_xavier_normal(self, gain: float) -> None:
+        """Xavier-normal weights and attention vectors with ``gain``, zero bias: the initialisation of
+        the official (DGL) GraphMAE GAT layers, with ``gain = calculate_gain("relu")``."""
+        for tensor in (self.conv.lin.weight, self.conv.att_src, self.conv.att_dst):
+            nn.init.xavier_normal_(tensor, gain=gain)
+        nn.init.zeros_(self.conv.bias)
+
+    @torch.no_grad()
     def sliced(self, in_keep: Tensor | None, unit_keep: Tensor) -> "GATBlock":
         arch = self.arch
         arch.pop("type")
         arch["units"] = len(unit_keep)
         if in_keep is not None:
             arch["in_dim"] = len(in_keep)
-        new = GATBlock(**arch).to(self.conv.lin.weight.device)
+        new = GATBlock(**arch).to(self.conv.lin.weight)  # same device and dtype
         rows = self.out_index(unit_keep)
         weight = self.conv.lin.weight[rows]
         new.conv.lin.weight.copy_(weight if in_keep is None else weight[:, in_keep])

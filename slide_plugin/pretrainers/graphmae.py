@@ -72,6 +72,9 @@ class GraphMAEModel(nn.Module):
         self.encoder_to_decoder = nn.Linear(o.num_hidden, o.num_hidden, bias=False)
         self.decoder = GATBlock(o.num_hidden, in_dim, 1, o.in_drop, o.attn_drop, None, None, o.negative_slope)
         self.mask_token = nn.Parameter(torch.zeros(1, in_dim))
+        gain = nn.init.calculate_gain("relu")  # the official GAT layers' init (PyG's default differs)
+        for block in [*self.encoder.blocks, self.decoder]:
+            block.reset_xavier_normal(gain)
 
     def mask_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Masked input and the indices of the masked nodes."""
@@ -132,6 +135,10 @@ class GraphMAE(Pretrainer):
 
     def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
         return StackEncoder.from_arch(arch)
+
+    def init_encoder(self, data: Data, options: GraphMAEOptions) -> nn.Module:
+        """An untrained encoder with the architecture ``pretrain`` returns (for parameter counts)."""
+        return GraphMAEModel(data.num_features, options).encoder
 
     def pretrain(self, data: Data, options: GraphMAEOptions, ctx: RunContext) -> nn.Module:
         model = GraphMAEModel(data.num_features, options).to(ctx.device)

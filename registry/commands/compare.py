@@ -1,0 +1,43 @@
+"""``slide-bench compare``: paired differences over pretraining seeds, with intervals, tests and a verdict."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from registry.commands.common import add_store_argument, default_store
+from registry.compare import compare, parse_selector, select, variance_breakdown
+from registry.hookspecs import hookimpl
+from registry.store import ResultsStore
+from registry.tables import render
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    df = ResultsStore(args.store or default_store()).frame()
+    for key, column in (("dataset", "dataset"), ("pretrainer", "pretrainer")):
+        if getattr(args, key):
+            df = df[df[column].str.lower() == getattr(args, key).lower()]
+    rows = [c.as_row() for c in compare(df, args.a, args.b, args.metric, args.alpha, args.test)]
+    print(f"Paired comparison over pretraining seeds ({args.metric}; A − B; bootstrap 95% CI):")
+    print(render(pd.DataFrame(rows), args.format))
+    both = pd.concat([select(df, parse_selector(args.a)), select(df, parse_selector(args.b))])
+    print("\nWhere the spread comes from (share of variance from pretraining vs fine-tuning seeds):")
+    print(render(variance_breakdown(both, args.metric).round(3), args.format))
+    return 0
+
+
+@hookimpl
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("compare", help="paired comparison of two methods over pretraining seeds")
+    p.add_argument("--a", required=True, help="method A, e.g. head=slide,slim=2-half")
+    p.add_argument("--b", required=True, help="method B, e.g. head=full,slim=original or head.decorrelation=false")
+    p.add_argument("--metric", default="test_micro_f1", choices=("test_micro_f1", "test_macro_f1"))
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the verdict (default 0.05)")
+    p.add_argument("--test", choices=("t", "wilcoxon"), default="t",
+                   help="paired test deciding the verdict (both p-values are printed)")
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--pretrainer", default=None)
+    p.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown")
+    add_store_argument(p)
+    p.set_defaults(func=run_compare)

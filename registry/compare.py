@@ -1,0 +1,161 @@
+"""Paired comparisons of two methods over pretraining seeds, and where the spread comes from.
+
+A *method* is a selector on stored runs: ``head=slide,slim=2-half,head.decorrelation=false``
+(keys ``head``, ``slim``, ``pretrainer``, ``dataset``, or ``section.option`` matched against the
+resolved config). Both methods are compared on the same dataset and pretrainer: for every
+pretraining seed that both have, the score is averaged over fine-tuning seeds and the paired
+difference A − B is taken (all heads of a seed start from the same pretrained encoder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from registry.errors import ConfigError
+
+SELECTOR_COLUMNS = {"head": "head", "slim": "slimmer", "slimmer": "slimmer", "pretrainer": "pretrainer",
+                    "dataset": "dataset"}
+SECTION_KINDS = {"pretrain": "pretrainer", "slim": "slimmer", "head": "head"}
+
+
+def parse_selector(text: str) -> dict[str, str]:
+    """``"head=slide,slim=2-half"`` → ``{"head": "slide", "slim": "2-half"}``."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ConfigError(f"method selector parts are key=value, got '{part}' in '{text}'")
+        out[key.strip()] = value.strip()
+    if not out:
+        raise ConfigError("empty method selector")
+    return out
+
+
+def _matches(value: Any, wanted: str) -> bool:
+    if isinstance(value, bool):
+        return str(value).lower() == wanted.lower()
+    if isinstance(value, (int, float)):
+        try:
+            return float(wanted) == float(value)
+        except ValueError:
+            return False
+    return str(value).lower() == wanted.lower()
+
+
+def select(df: pd.DataFrame, selector: dict[str, str]) -> pd.DataFrame:
+    """The ``ok`` runs matching every key of the selector."""
+    mask = df["status"] == "ok"
+    for key, wanted in selector.items():
+        if key in SELECTOR_COLUMNS:
+            mask &= df[SELECTOR_COLUMNS[key]].str.lower() == wanted.lower()
+            continue
+        section, dot, option = key.partition(".")
+        if not dot or section not in SECTION_KINDS:
+            raise ConfigError(f"unknown selector key '{key}' (head, slim, pretrainer, dataset or section.option)")
+        kind = SECTION_KINDS[section]
+        mask &= df["config"].map(lambda c: option in c[kind]["options"] and _matches(c[kind]["options"][option], wanted))
+    return df[mask]
+
+
+def per_seed(df: pd.DataFrame, metric: str) -> pd.Series:
+    """Mean score per pretraining seed (over fine-tuning seeds)."""
+    return df.groupby("seed")[metric].mean()
+
+
+def bootstrap_ci(diffs: np.ndarray, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean, resampling pretraining seeds."""
+    rng = np.random.default_rng(seed)
+    means = rng.choice(diffs, size=(resamples, len(diffs)), replace=True).mean(axis=1)
+    tail = (1 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+@dataclass
+class Comparison:
+    a: str
+    b: str
+    dataset: str
+    pretrainer: str
+    metric: str
+    seeds: list[int]
+    diffs: list[float]
+    mean_a: float
+    mean_b: float
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    p_ttest: float
+    p_wilcoxon: float
+    test: str
+    alpha: float
+
+    @property
+    def p_value(self) -> float:
+        return self.p_ttest if self.test == "t" else self.p_wilcoxon
+
+    @property
+    def verdict(self) -> str:
+        if np.isnan(self.p_value) or self.p_value >= self.alpha:
+            return "no detectable difference"
+        return "better" if self.mean_diff > 0 else "worse"
+
+    def as_row(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "pretrainer": self.pretrainer, "A": self.a, "B": self.b,
+                "metric": self.metric, "n seeds": len(self.seeds), "A mean": round(self.mean_a, 2),
+                "B mean": round(self.mean_b, 2), "A−B": round(self.mean_diff, 2),
+                "95% CI": f"[{self.ci_low:+.2f}, {self.ci_high:+.2f}]", "p (paired t)": round(self.p_ttest, 4),
+                "p (Wilcoxon)": round(self.p_wilcoxon, 4), f"verdict (α={self.alpha}, {self.test})": self.verdict}
+
+
+def compare(df: pd.DataFrame, a: str, b: str, metric: str = "test_micro_f1", alpha: float = 0.05,
+            test: str = "t", level: float = 0.95) -> list[Comparison]:
+    """One comparison per (dataset, pretrainer) that both methods have runs for."""
+    if test not in ("t", "wilcoxon"):
+        raise ConfigError(f"test must be 't' or 'wilcoxon', got '{test}'")
+    runs_a, runs_b = select(df, parse_selector(a)), select(df, parse_selector(b))
+    out = []
+    for (dataset, pretrainer), part_a in runs_a.groupby(["dataset", "pretrainer"]):
+        part_b = runs_b[(runs_b["dataset"] == dataset) & (runs_b["pretrainer"] == pretrainer)]
+        scores = pd.concat({"a": per_seed(part_a, metric), "b": per_seed(part_b, metric)}, axis=1).dropna()
+        if scores.empty:
+            continue
+        diffs = (scores["a"] - scores["b"]).to_numpy()
+        low, high = bootstrap_ci(diffs, level) if len(diffs) > 1 else (float("nan"), float("nan"))
+        p_t = float(stats.ttest_rel(scores["a"], scores["b"]).pvalue) if len(diffs) > 1 else float("nan")
+        nonzero = diffs[diffs != 0]
+        p_w = float(stats.wilcoxon(diffs).pvalue) if len(nonzero) > 0 and len(diffs) > 1 else float("nan")
+        out.append(Comparison(a, b, dataset, pretrainer, metric, scores.index.tolist(), diffs.tolist(),
+                              float(scores["a"].mean()), float(scores["b"].mean()), float(diffs.mean()),
+                              low, high, p_t, p_w, test, alpha))
+    if not out:
+        raise ConfigError(f"no pretraining seed has runs of both '{a}' and '{b}' (check the selectors and the store)")
+    return out
+
+
+def method_id(config: dict[str, Any]) -> str:
+    """A short id of everything in a run's config except its seeds: runs of one method share it."""
+    from registry.cache import config_hash
+
+    return config_hash({k: v for k, v in config.items() if k not in ("seed", "finetune_seed")})[:8]
+
+
+def variance_breakdown(df: pd.DataFrame, metric: str = "test_micro_f1") -> pd.DataFrame:
+    """Per method: total variance of the score, and the shares from pretraining seeds (variance of the
+    per-pretraining-seed means) and from fine-tuning seeds (mean within-seed variance)."""
+    ok = df[df["status"] == "ok"].assign(method=lambda d: d["config"].map(method_id))
+    rows = []
+    for keys, part in ok.groupby(["dataset", "pretrainer", "slimmer", "head", "method"]):
+        between = part.groupby("seed")[metric].mean().var(ddof=0)
+        within = part.groupby("seed")[metric].var(ddof=0).mean()
+        total = between + within
+        rows.append(dict(zip(["dataset", "pretrainer", "slimmer", "head", "method"], keys),
+                         runs=len(part), pretrain_seeds=part["seed"].nunique(),
+                         finetune_seeds=part["finetune_seed"].nunique(), std=float(np.sqrt(total)),
+                         pretrain_share=float(between / total) if total > 0 else float("nan"),
+                         finetune_share=float(within / total) if total > 0 else float("nan")))
+    return pd.DataFrame(rows)

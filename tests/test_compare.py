@@ -1,0 +1,89 @@
+"""Paired comparisons and the variance breakdown, on synthetic stores with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from registry.compare import bootstrap_ci, compare, parse_selector, select, variance_breakdown
+from registry.errors import ConfigError
+
+
+def frame(scores: dict[tuple[str, bool], dict[int, list[float]]]) -> pd.DataFrame:
+    """Rows for head/decorrelation → {pretraining seed: [score per fine-tuning seed]}."""
+    rows = []
+    for (head, decorrelation), by_seed in scores.items():
+        for seed, values in by_seed.items():
+            for ft, value in enumerate(values):
+                config = {"dataset": "Cora", "seed": seed, "finetune_seed": ft,
+                          "pretrainer": {"name": "graphmae", "options": {}},
+                          "slimmer": {"name": "2-half", "options": {"selection": "stride"}},
+                          "head": {"name": head, "options": {"decorrelation": decorrelation}}}
+                rows.append(dict(status="ok", dataset="Cora", pretrainer="graphmae", slimmer="2-half", head=head,
+                                 seed=seed, finetune_seed=ft, config=config, test_micro_f1=value))
+    return pd.DataFrame(rows)
+
+
+def test_selector_parsing_and_option_matching():
+    assert parse_selector("head=slide, slim=2-half") == {"head": "slide", "slim": "2-half"}
+    df = frame({("slide", True): {0: [80.0]}, ("slide", False): {0: [79.0]}})
+    assert select(df, parse_selector("head=slide,head.decorrelation=false"))["test_micro_f1"].tolist() == [79.0]
+    with pytest.raises(ConfigError):
+        parse_selector("head")
+    with pytest.raises(ConfigError):
+        select(df, {"bogus.key": "1"})
+
+
+def test_clear_improvement_is_detected_and_pairs_by_pretraining_seed():
+    # Seeds differ a lot between each other (pretraining variance), A beats B by ~1 point on every seed.
+    base = {0: 70.0, 1: 80.0, 2: 75.0, 3: 85.0, 4: 78.0}
+    a = {s: [v + 1.0, v + 1.2] for s, v in base.items()}
+    b = {s: [v, v + 0.1] for s, v in base.items()}
+    (result,) = compare(frame({("slide", True): a, ("full", True): b}), "head=slide", "head=full")
+    assert result.seeds == [0, 1, 2, 3, 4]
+    assert result.mean_diff == pytest.approx(1.05)
+    assert result.ci_low <= result.mean_diff <= result.ci_high
+    assert result.p_ttest < 0.001  # paired: the seed offsets cancel
+    assert result.verdict == "better"
+    # An unpaired test on the same scores is swamped by the seed spread: the pairing is what detects it.
+    from scipy import stats
+
+    assert stats.ttest_ind([np.mean(v) for v in a.values()], [np.mean(v) for v in b.values()]).pvalue > 0.5
+
+
+def test_noise_gives_no_detectable_difference_and_worse_is_worse():
+    rng = np.random.default_rng(0)
+    a = {s: [70 + rng.normal()] for s in range(5)}
+    b = {s: [70 + rng.normal()] for s in range(5)}
+    (noise,) = compare(frame({("slide", True): a, ("full", True): b}), "head=slide", "head=full")
+    assert noise.verdict == "no detectable difference"
+    worse = {s: [v[0] - 3.0 + 0.1 * s] for s, v in a.items()}
+    (result,) = compare(frame({("slide", True): worse, ("full", True): a}), "head=slide", "head=full")
+    assert result.verdict == "worse" and result.mean_diff < 0
+
+
+def test_missing_overlap_is_an_error():
+    df = frame({("slide", True): {0: [1.0]}, ("full", True): {1: [1.0]}})
+    with pytest.raises(ConfigError, match="no pretraining seed"):
+        compare(df, "head=slide", "head=full")
+
+
+def test_bootstrap_interval_is_seeded_and_tightens_with_agreement():
+    diffs = np.array([1.0, 1.1, 0.9, 1.05, 0.95])
+    assert bootstrap_ci(diffs) == bootstrap_ci(diffs)
+    low, high = bootstrap_ci(diffs)
+    wide_low, wide_high = bootstrap_ci(np.array([-3.0, 5.0, 1.0, -2.0, 4.0]))
+    assert high - low < wide_high - wide_low
+
+
+def test_variance_breakdown_separates_pretraining_from_finetuning_seeds():
+    pretrain_driven = {s: [70.0 + 5 * s, 70.0 + 5 * s + 0.1] for s in range(4)}
+    finetune_driven = {s: [70.0, 75.0] for s in range(4)}
+    table = variance_breakdown(frame({("slide", True): pretrain_driven, ("full", True): finetune_driven}))
+    by_head = table.set_index("head")
+    assert by_head.loc["slide", "pretrain_share"] > 0.99
+    assert by_head.loc["full", "finetune_share"] == pytest.approx(1.0)
+    # Methods that differ only by an option are kept apart.
+    two = variance_breakdown(frame({("slide", True): pretrain_driven, ("slide", False): pretrain_driven}))
+    assert len(two) == 2

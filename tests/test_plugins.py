@@ -1,0 +1,415 @@
+"""The plugin contract: a plugin object registered in a fixture runs through the same CLI path as the
+built-ins; entry-point discovery (faked distributions), strict mode, allow/block lists, typo'd hooks,
+duplicate and unknown names; and a guard that every hookspec has a test and a docstring."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import sqlite3
+import types
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch_geometric.data import Data
+
+import registry.plugins
+from registry import DatasetSpec, Head, NoOptions, Pretrainer, Slimmer, hookimpl, hookspecs
+from registry.cli import main
+from registry.errors import PluginError, UnknownNameError
+from registry.metrics import count_parameters, f1_scores
+from registry.plugins import build_registry, get_plugin_manager, make_plugin_manager, plugin_versions
+from slide_plugin.pretrainers.graphmae import GraphMAEModel, GraphMAEOptions
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """A private cache; one torch thread (tiny models run much faster on a busy CPU)."""
+    monkeypatch.setenv("SLIDE_BENCH_CACHE", str(tmp_path / "cache"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ---- a third-party plugin, as an object with hookimpl methods -------------------------------------
+
+def load_toy(root, split_seed: int = 0) -> Data:
+    """60 nodes, 3 imbalanced classes (30/20/10), features = noisy one-hot class, edges within classes."""
+    g = torch.Generator().manual_seed(split_seed)
+    y = torch.tensor([0] * 30 + [1] * 20 + [2] * 10)
+    x = torch.nn.functional.one_hot(y, 3).float().repeat(1, 4) + 0.5 * torch.randn(60, 12, generator=g)
+    src = torch.randint(0, 60, (300,), generator=g)
+    dst = torch.stack([torch.nonzero(y == y[s]).flatten()[torch.randint(0, int((y == y[s]).sum()), (1,), generator=g)]
+                       for s in src]).flatten()
+    perm = torch.randperm(60, generator=g)
+    masks = [torch.zeros(60, dtype=torch.bool) for _ in range(3)]
+    for mask, idx in zip(masks, (perm[:30], perm[30:45], perm[45:])):
+        mask[idx] = True
+    return Data(x=x, edge_index=torch.stack([torch.cat([src, dst]), torch.cat([dst, src])]), y=y,
+                train_mask=masks[0], val_mask=masks[1], test_mask=masks[2], num_classes=3)
+
+
+class FirstLayer(Slimmer):
+    name = "first-layer"
+    description = "keep only the first layer, full width"
+
+    def slim(self, encoder: nn.Module, options: Any, seed: int) -> nn.Module:
+        return encoder.slimmed([torch.arange(encoder.blocks[0].units)])
+
+
+class Majority(Head):
+    name = "majority"
+    description = "predict the most frequent training label (no training)"
+
+    def fit(self, encoder: nn.Module, data: Data, options: Any, ctx: Any) -> dict[str, float]:
+        label = int(data.y[data.train_mask].mode().values)
+        pred = torch.full_like(data.y, label)
+        val = f1_scores(pred[data.val_mask], data.y[data.val_mask], data.num_classes)
+        test = f1_scores(pred[data.test_mask], data.y[data.test_mask], data.num_classes)
+        return {f"val_{k}": v for k, v in val.items()} | {f"test_{k}": v for k, v in test.items()} | {
+            "trainable_params": 0, "total_params": count_parameters(encoder)}
+
+
+class PlainEncoder(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.lin = nn.Linear(in_dim, out_dim)
+        self.arch, self.embedding_dim = {"in_dim": in_dim, "out_dim": out_dim}, out_dim
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        return self.lin(x)
+
+
+@dataclasses.dataclass
+class PlainOptions:
+    width: int = 4
+
+
+class Plain(Pretrainer):
+    name = "plain"
+    description = "an untrained linear map (a contract test, not a method)"
+    Options = PlainOptions
+
+    def pretrain(self, data: Data, options: PlainOptions, ctx: Any) -> nn.Module:
+        return PlainEncoder(data.num_features, options.width).to(ctx.device)
+
+    def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
+        return PlainEncoder(**arch)
+
+
+class ToyPlugin:
+    @hookimpl
+    def register_pretrainers(self, register):
+        register(Plain())
+
+    @hookimpl
+    def register_slimmers(self, register):
+        register(FirstLayer())
+
+    @hookimpl
+    def register_heads(self, register):
+        register(Majority())
+
+    @hookimpl
+    def register_datasets(self, register):
+        register(DatasetSpec("Toy", load_toy, "a 60-node graph for contract tests"))
+
+    @hookimpl
+    def register_commands(self, subparsers):
+        parser = subparsers.add_parser("hello", help="say hello")
+        parser.add_argument("--name", default="world")
+        parser.set_defaults(func=lambda args: print(f"hello {args.name}"))
+
+
+@pytest.fixture
+def toy_plugin():
+    """Register a plugin object in the process-wide manager for one test (as llm and datasette do)."""
+    pm = get_plugin_manager()
+    plugin = ToyPlugin()
+    pm.register(plugin, name="toy-plugin")
+    try:
+        yield plugin
+    finally:
+        pm.unregister(name="toy-plugin")
+
+
+def run(tmp_path, *args: str) -> int:
+    return main(["run", "--quiet", "--preset", "quick", "--store", str(tmp_path / "runs.sqlite"), *args])
+
+
+def stored(tmp_path) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "runs.sqlite") as db:
+        return db.execute("SELECT pretrainer, slimmer, head, dataset, seed, status FROM runs ORDER BY seed").fetchall()
+
+
+# ---- one test per hook (the guard at the bottom requires it) -----------------------------------
+
+def test_hook_register_slimmers(toy_plugin, tmp_path, capsys):
+    """The plugin's slimmer and head run through `slide-bench run` like the built-ins."""
+    code = run(tmp_path, "--dataset", "Toy", "--slim", "first-layer", "--head", "majority", "--seeds", "0", "1",
+               "--set", "pretrain.epochs=1", "--set", "pretrain.num_hidden=8")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert stored(tmp_path) == [("graphmae", "first-layer", "majority", "Toy", s, "ok") for s in (0, 1)]
+    # Change-Param: the second GAT layer (8 → 4 heads × 2 units) is dropped, closed form as in paper.md §2.
+    encoder = GraphMAEModel(12, GraphMAEOptions(num_hidden=8)).encoder
+    first, second = (count_parameters(block) for block in encoder.blocks)
+    assert (first, second) == (12 * 8 + 3 * 8 + 1, 8 * 8 + 3 * 8 + 1)
+    assert f"{-100 * second / (first + second):+.1f}%" in out
+    data = load_toy(None)
+    majority = int(data.y[data.train_mask].mode().values)
+    accuracy = 100 * float((data.y[data.test_mask] == majority).float().mean())
+    assert f"{accuracy:.2f} ± 0.00" in out
+    assert "first-layer" in out and "majority" in out
+
+
+def test_hook_register_heads(toy_plugin):
+    reg = build_registry()
+    assert reg.plugin_of("head", "majority") == "toy-plugin"
+    assert reg.get("head", "Majority").description.startswith("predict the most frequent")
+
+
+def test_hook_register_pretrainers(toy_plugin, tmp_path, capsys):
+    """A plugin pretrainer whose encoder is no StackEncoder, with the built-in 'original' and 'full'."""
+    code = run(tmp_path, "--dataset", "Toy", "--pretrainer", "plain", "--head", "full", "--set", "pretrain.width=5")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert stored(tmp_path) == [("plain", "original", "full", "Toy", 0, "ok")]
+    assert '"width": 5' in out and "+0.0%" in out
+
+
+def test_slimmer_that_cannot_take_the_encoder_stops_the_run(toy_plugin, tmp_path, capsys):
+    """No ``init_encoder`` to check before training, so the error comes after pretraining: still one line,
+    exit 2, and no failed row (bad input is not a failed run)."""
+    code = run(tmp_path, "--dataset", "Toy", "--pretrainer", "plain", "--slim", "half")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("slide-bench: error: slimmer 'half' cannot slim the plain encoder for Toy: ")
+    assert stored(tmp_path) == []
+
+
+def test_hook_register_datasets(toy_plugin):
+    reg = build_registry()
+    assert reg.plugin_of("dataset", "toy") == "toy-plugin"
+    data = reg.get("dataset", "Toy").load(None, split_seed=0)
+    assert data.num_nodes == 60 and int(data.train_mask.sum() + data.val_mask.sum() + data.test_mask.sum()) == 60
+
+
+def test_hook_register_commands(toy_plugin, capsys):
+    assert main(["hello", "--name", "plugins"]) == 0
+    assert capsys.readouterr().out == "hello plugins\n"
+
+
+def test_plugin_is_listed_with_what_it_registered(toy_plugin, capsys):
+    assert main(["plugins"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("toy-plugin ("))
+    block = lines[start + 1:start + 5]
+    assert block == ["  pretrainers: plain", "  slimmers: first-layer", "  heads: majority", "  datasets: Toy"]
+
+
+def test_unregistered_plugin_is_gone(toy_plugin):
+    get_plugin_manager().unregister(name="toy-plugin")
+    try:
+        with pytest.raises(UnknownNameError):
+            build_registry().get("slimmer", "first-layer")
+    finally:
+        get_plugin_manager().register(toy_plugin, name="toy-plugin")  # the fixture unregisters it
+
+
+# ---- duplicate and unknown names ---------------------------------------------------------------
+
+class Twice:
+    class Half(FirstLayer):
+        name = "HALF"  # names match case-blind: this is slide_plugin's 'half'
+
+    @hookimpl
+    def register_slimmers(self, register):
+        register(self.Half())
+
+
+def test_duplicate_name_names_both_plugins(capsys):
+    pm = get_plugin_manager()
+    pm.register(Twice(), name="twice")
+    try:
+        with pytest.raises(PluginError) as info:
+            build_registry(pm)
+        message = str(info.value)
+        assert "'half'" in message.lower() and "'twice'" in message and "'slide_plugin'" in message
+        assert main(["plugins"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "registered twice" in err
+    finally:
+        pm.unregister(name="twice")
+
+
+def test_unknown_name_lists_names_and_a_close_match():
+    reg = build_registry()
+    with pytest.raises(UnknownNameError) as info:
+        reg.get("slimmer", "hafl")
+    message = str(info.value)
+    assert "Unknown slimmer 'hafl'. Did you mean 'half'?" in message
+    assert "Known: original, half, quarter, 2-original, 2-half, 2-quarter, custom" in message
+    assert "Did you mean 'CiteSeer'" in str(pytest.raises(UnknownNameError, reg.get, "dataset", "citeseir").value)
+    assert "Did you mean" not in str(pytest.raises(UnknownNameError, reg.get, "head", "zzz").value)
+    assert reg.get("slimmer", "2_Half").name == "2-half"  # case, '-' and '_' do not matter
+
+
+# ---- entry points (faked distributions, as pytest's own tests do) ------------------------------
+
+@dataclasses.dataclass
+class DummyEntryPoint:
+    name: str
+    target: Any  # the loaded object, or an exception that loading raises
+    group: str = "slide_bench"
+
+    def load(self) -> Any:
+        if isinstance(self.target, BaseException):
+            raise self.target
+        return self.target
+
+
+@dataclasses.dataclass
+class DummyDist:
+    entry_points: list[DummyEntryPoint]
+    version: str = "1.2.3"
+    name: str = "toy-dist"
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {"Name": self.name, "name": self.name}
+
+
+def plugin_module(name: str, slimmer: str, **extra: Any) -> types.ModuleType:
+    """A module-style plugin registering one slimmer (plus any extra hookimpls)."""
+    module = types.ModuleType(name)
+
+    class Named(FirstLayer):
+        pass
+
+    Named.name = slimmer
+
+    @hookimpl
+    def register_slimmers(register):
+        register(Named())
+
+    module.register_slimmers = register_slimmers
+    for attr, value in extra.items():
+        setattr(module, attr, value)
+    return module
+
+
+@pytest.fixture
+def fake_dists(monkeypatch):
+    """Replace the installed distributions; the environment starts with no plugin variables."""
+    for variable in ("SLIDE_BENCH_LOAD_PLUGINS", "SLIDE_BENCH_DISABLE_PLUGINS", "SLIDE_BENCH_STRICT_PLUGINS"):
+        monkeypatch.delenv(variable, raising=False)
+    dists: list[DummyDist] = []
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: iter(dists))
+    return dists
+
+
+def test_entry_point_plugin_is_loaded(fake_dists):
+    fake_dists.append(DummyDist([DummyEntryPoint("toy", plugin_module("toy_plugin", "toy-slim")),
+                                 DummyEntryPoint("elsewhere", plugin_module("other", "other"), group="pytest11")]))
+    pm = make_plugin_manager()
+    assert pm.has_plugin("toy") and not pm.has_plugin("elsewhere")
+    assert plugin_versions(pm) == {"toy": "1.2.3"}
+    reg = build_registry(pm)
+    assert reg.plugin_of("slimmer", "toy-slim") == "toy"
+    assert reg.names("dataset")[0] == "Cora"  # the core's own plugins are registered too
+
+
+def test_broken_plugin_warns_once_and_others_load(fake_dists, capsys):
+    fake_dists.append(DummyDist([DummyEntryPoint("broken", ImportError("No module named 'missing_dep'")),
+                                 DummyEntryPoint("toy", plugin_module("toy_plugin", "toy-slim"))]))
+    pm = make_plugin_manager()
+    err = capsys.readouterr().err
+    assert err == ("slide-bench: warning: plugin 'broken' (toy-dist) failed to load: "
+                   "ImportError: No module named 'missing_dep'\n")
+    assert pm.has_plugin("toy") and not pm.has_plugin("broken")
+
+
+def test_strict_mode_makes_a_broken_plugin_an_error(fake_dists, monkeypatch):
+    fake_dists.append(DummyDist([DummyEntryPoint("broken", ImportError("No module named 'missing_dep'"))]))
+    monkeypatch.setenv("SLIDE_BENCH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="plugin 'broken' \\(toy-dist\\) failed to load: ImportError"):
+        make_plugin_manager()
+
+
+def test_hookimpl_with_unknown_arguments_fails_to_load(fake_dists, capsys):
+    @hookimpl
+    def register_heads(register, extra):
+        pass
+
+    fake_dists.append(DummyDist([DummyEntryPoint("odd", plugin_module("odd", "odd-slim", register_heads=register_heads))]))
+    pm = make_plugin_manager()
+    assert not pm.has_plugin("odd")
+    assert "plugin 'odd' (toy-dist) failed to load: PluginValidationError" in capsys.readouterr().err
+
+
+def test_disable_plugins_blocks_names(fake_dists, monkeypatch):
+    fake_dists.append(DummyDist([DummyEntryPoint("toy", plugin_module("toy_plugin", "toy-slim")),
+                                 DummyEntryPoint("keep", plugin_module("keep_plugin", "keep-slim"))]))
+    monkeypatch.setenv("SLIDE_BENCH_DISABLE_PLUGINS", "toy, registry.commands.plugins")
+    pm = make_plugin_manager()
+    assert not pm.has_plugin("toy") and pm.has_plugin("keep")
+    assert not pm.has_plugin("registry.commands.plugins") and pm.has_plugin("registry.commands.run")
+
+
+@pytest.mark.parametrize("value, loaded", [("keep", {"keep"}), ("keep,toy", {"keep", "toy"}), ("", set())])
+def test_load_plugins_restricts_entry_points(fake_dists, monkeypatch, value, loaded):
+    fake_dists.append(DummyDist([DummyEntryPoint("toy", plugin_module("toy_plugin", "toy-slim")),
+                                 DummyEntryPoint("keep", plugin_module("keep_plugin", "keep-slim"))]))
+    monkeypatch.setenv("SLIDE_BENCH_LOAD_PLUGINS", value)
+    pm = make_plugin_manager()
+    assert {name for name in ("toy", "keep") if pm.has_plugin(name)} == loaded
+    assert pm.has_plugin("registry.datasets")  # the core is not an entry point
+
+
+def test_typo_in_hook_name_fails_check_pending(fake_dists, monkeypatch, capsys):
+    @hookimpl
+    def register_slimer(register):
+        pass
+
+    fake_dists.append(DummyDist([DummyEntryPoint("typo", plugin_module("typo", "t", register_slimer=register_slimer))]))
+    with pytest.raises(PluginError, match="plugin 'typo' implements unknown hook\\(s\\) register_slimer. Known hooks: "):
+        make_plugin_manager()
+    monkeypatch.setattr(registry.plugins, "_pm", None)  # the CLI builds its manager afresh: one line, exit 2
+    assert main(["plugins"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("slide-bench: error: plugin 'typo'") and err.count("\n") == 1
+
+
+def test_failing_register_hook_is_a_plugin_error(fake_dists):
+    @hookimpl
+    def register_heads(register):
+        raise RuntimeError("boom")
+
+    fake_dists.append(DummyDist([DummyEntryPoint("bad", plugin_module("bad", "b", register_heads=register_heads))]))
+    with pytest.raises(PluginError, match="plugin 'bad' failed in register_heads: RuntimeError: boom"):
+        build_registry(make_plugin_manager())
+
+
+def test_same_name_from_two_distributions(fake_dists):
+    fake_dists.append(DummyDist([DummyEntryPoint("one", plugin_module("one", "shared"))], name="one-dist"))
+    fake_dists.append(DummyDist([DummyEntryPoint("two", plugin_module("two", "Shared"))], name="two-dist"))
+    with pytest.raises(PluginError, match="registered twice: by plugin '(one|two)' and by plugin '(one|two)'") as info:
+        build_registry(make_plugin_manager())
+    assert "'one'" in str(info.value) and "'two'" in str(info.value)
+
+
+# ---- the datasette-style guard ------------------------------------------------------------------
+
+def test_every_hookspec_has_a_test_and_a_docstring():
+    specs = [name for name, fn in vars(hookspecs).items()
+             if callable(fn) and hasattr(fn, f"{hookspecs.PROJECT}_spec")]
+    assert sorted(specs) == sorted(n for n in vars(hookspecs) if n.startswith("register_"))
+    assert specs
+    for name in specs:
+        assert f"test_hook_{name}" in globals(), f"hook {name} has no test_hook_{name}"
+        doc = getattr(hookspecs, name).__doc__ or ""
+        assert len(doc.strip()) > 20, f"hook {name} has no docstring"
