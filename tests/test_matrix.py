@@ -29,22 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = {"pretrain": {"epochs": 2, "num_hidden": 8, "num_heads": 2}}  # GraphMAE in milliseconds
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Intra-op threads spin against each other on a shared, oversubscribed CPU: one is faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def registry():
-    os.environ["SLIDE_BENCH_LOAD_PLUGINS"] = "slide_plugin"  # no other installed plugin
-    try:
-        pm = make_plugin_manager()
-    finally:
-        del os.environ["SLIDE_BENCH_LOAD_PLUGINS"]
+    """The session's plugins (conftest: slide_plugin only) and the matrix test plugin."""
+    pm = make_plugin_manager()
     pm.register(matrix_plugin, name="matrix_test")
     return build_registry(pm)
 
