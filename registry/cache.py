@@ -1,4 +1,4 @@
-"""The pretrained-encoder cache: one file per (dataset, pretrainer, resolved options, seed).
+"""The pretrained-encoder cache: one file per (dataset, pretrainer, its version, resolved options, seed).
 
 Files hold ``{"arch", "state_dict", "meta"}`` and load with ``torch.load(weights_only=True)``.
 Writes go to a temporary file that is renamed into place, so a killed run leaves no torn file.
@@ -26,15 +26,16 @@ class EncoderCache:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
 
-    def path(self, dataset: str, pretrainer: str, options: dict[str, Any], seed: int) -> Path:
-        key = config_hash({"format": FORMAT, "dataset": dataset, "pretrainer": pretrainer, "options": options,
-                           "seed": seed})
+    def path(self, dataset: str, pretrainer: str, version: str, options: dict[str, Any], seed: int) -> Path:
+        key = config_hash({"format": FORMAT, "dataset": dataset, "pretrainer": pretrainer, "version": version,
+                           "options": options, "seed": seed})
         return self.directory / f"{pretrainer}-{dataset}-seed{seed}-{key}.pt"
 
     def get_or_pretrain(
         self,
         dataset: str,
         pretrainer: str,
+        version: str,
         options: dict[str, Any],
         seed: int,
         build: Callable[[dict[str, Any]], nn.Module],
@@ -42,7 +43,7 @@ class EncoderCache:
         device: torch.device,
     ) -> tuple[nn.Module, bool]:
         """The cached encoder if present (second value True), else pretrain, save and return it."""
-        path = self.path(dataset, pretrainer, options, seed)
+        path = self.path(dataset, pretrainer, version, options, seed)
         if path.exists():
             state = torch.load(path, map_location=device, weights_only=True)
             encoder = build(state["arch"]).to(device)
@@ -51,7 +52,8 @@ class EncoderCache:
         encoder = pretrain()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        meta = {"dataset": dataset, "pretrainer": pretrainer, "options": json.dumps(options), "seed": seed}
+        meta = {"dataset": dataset, "pretrainer": pretrainer, "version": version, "options": json.dumps(options),
+                "seed": seed}
         torch.save({"arch": encoder.arch, "state_dict": encoder.state_dict(), "meta": meta}, tmp)
         os.replace(tmp, path)
         return encoder.eval(), False

@@ -53,6 +53,7 @@ class Component(ABC):
     kind: ClassVar[str] = "component"
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    version: ClassVar[str] = "1"  # bump when results change for the same options: keys caches and stored runs
     Options: ClassVar[type] = NoOptions
     overrides: ClassVar[dict[str, dict[str, Any]]] = {}
     quick: ClassVar[dict[str, Any]] = {}

@@ -111,7 +111,8 @@ class Runner:
                                          cell.sets_for(section)) for section, kind in SECTIONS.items()}
         config = {
             "dataset": dataset.name, "split_seed": 0,
-            **{kind: {"name": components[kind].name, "options": options_dict(options[kind])} for kind in options},
+            **{kind: {"name": components[kind].name, "version": components[kind].version,
+                      "options": options_dict(options[kind])} for kind in options},
             "seed": cell.seed, "finetune_seed": cell.finetune_seed,
         }
         components["dataset"] = dataset
@@ -168,8 +169,8 @@ class Runner:
         start = time.perf_counter()
         try:
             encoder, cached = self.cache.get_or_pretrain(
-                resolved.config["dataset"], pretrainer.name, resolved.config["pretrainer"]["options"], cell.seed,
-                pretrainer.build_encoder, pretrain, self.device)
+                resolved.config["dataset"], pretrainer.name, pretrainer.version,
+                resolved.config["pretrainer"]["options"], cell.seed, pretrainer.build_encoder, pretrain, self.device)
         except Exception as exc:
             self._pretrain_errors[key] = exc
             raise

@@ -110,6 +110,7 @@ class GraphMAEModel(nn.Module):
 
 class GraphMAE(Pretrainer):
     name = "graphmae"
+    version = "2"  # 2: the official GAT initialisation
     description = "GraphMAE: masked feature reconstruction, GAT encoder/decoder, scaled cosine error"
     Options = GraphMAEOptions
     # Official configs (THUDM/GraphMAE configs.yml; Photo/Computers from the SLIDE fork), paper.md §4.1.
