@@ -28,7 +28,7 @@ from registry.registry import Registry
 
 # Modules of the core that register through the same hooks as third-party plugins.
 DEFAULT_PLUGINS = ("registry.datasets", "registry.commands.run", "registry.commands.plugins", "registry.commands.compare",
-                   "registry.commands.bench")
+                   "registry.commands.bench", "registry.commands.matrix", "registry.commands.table")
 
 HOOK_KINDS = {
     "register_pretrainers": "pretrainer",

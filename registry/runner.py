@@ -3,7 +3,9 @@
 Every cell is resolved (names and options validated) and checked (its data loads, its slimmer
 accepts the encoder) before any training starts; each finished cell is written at once; a cell that
 raises is stored as ``failed`` (``oom`` for out-of-memory) and the others go on, except for bad input
-(a ``SlideBenchError``), which stops the run; cells already stored as ``ok`` are skipped unless forced.
+(a ``SlideBenchError``), which stops the run. Cells already stored as ``ok`` (or as ``oom`` on the
+same device) are skipped unless forced; ``failed`` ones are retried. Cells run grouped by pretrained
+encoder, so each (dataset, pretrainer, options, seed) pretrains once and every slimmer and head reuses it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from registry.cache import EncoderCache, config_hash
 from registry.components import RunContext
 from registry.config import SECTIONS, options_dict, resolve_options
 from registry.datasets import load_dataset
+from registry.device import peak_memory_mb, reset_peak_memory
 from registry.errors import ConfigError, SlideBenchError
 from registry.metrics import count_parameters
 from registry.registry import Registry
@@ -66,12 +69,24 @@ def library_versions() -> dict[str, str]:
     import torch_geometric
 
     return {"slide-bench": registry_package.__version__, "torch": torch.__version__,
-            "torch_geometric": torch_geometric.__version__, "python": platform.python_version()}
+            "torch_geometric": torch_geometric.__version__, "python": platform.python_version(),
+            "torch_threads": str(torch.get_num_threads())}
 
 
 def progress_factory(quiet: bool) -> Callable[..., Any]:
-    """tqdm bars on a terminal; none in quiet mode or when stderr is not a terminal."""
-    return lambda iterable, **kwargs: tqdm(iterable, disable=True if quiet else None, dynamic_ncols=True, **kwargs)
+    """tqdm bars on a terminal, nested under the matrix bar and cleared when done; none in quiet
+    mode or when stderr is not a terminal."""
+    def progress(iterable: Iterable[Any], **kwargs: Any) -> Any:
+        kwargs.setdefault("leave", False)
+        return tqdm(iterable, disable=True if quiet else None, dynamic_ncols=True, **kwargs)
+
+    return progress
+
+
+def pretraining_key(resolved: Resolved) -> str:
+    """What identifies a pretrained encoder: dataset, pretrainer, its options and the seed."""
+    config = resolved.config
+    return config_hash({k: config[k] for k in ("dataset", "pretrainer", "seed", "split_seed")})
 
 
 @dataclass
@@ -84,6 +99,7 @@ class Runner:
     quiet: bool = False
     _data: dict[tuple[str, int], Any] = field(default_factory=dict)
     _checked: set[str] = field(default_factory=set)
+    _pretrain_errors: dict[str, Exception] = field(default_factory=dict)
 
     def resolve(self, cell: Cell) -> Resolved:
         """Canonical names and fully resolved options; raises on unknown names or bad options."""
@@ -147,11 +163,17 @@ class Runner:
             ctx = RunContext(self.device, cell.seed, progress_factory(self.quiet))
             return pretrainer.pretrain(data, opts["pretrainer"], ctx)
 
+        key = pretraining_key(resolved)
+        if key in self._pretrain_errors:  # failed earlier in this invocation: do not pretrain again
+            raise self._pretrain_errors[key]
         start = time.perf_counter()
-        encoder, cached = self.cache.get_or_pretrain(
-            resolved.config["dataset"], pretrainer.name, pretrainer.version, resolved.config["pretrainer"]["options"],
-            cell.seed,
-            pretrainer.build_encoder, pretrain, self.device)
+        try:
+            encoder, cached = self.cache.get_or_pretrain(
+                resolved.config["dataset"], pretrainer.name, pretrainer.version,
+                resolved.config["pretrainer"]["options"], cell.seed, pretrainer.build_encoder, pretrain, self.device)
+        except Exception as exc:
+            self._pretrain_errors[key] = exc
+            raise
         return encoder, data, cached, time.perf_counter() - start
 
     def execute(self, resolved: Resolved) -> dict[str, Any]:
@@ -170,14 +192,22 @@ class Runner:
                        pretrain_cached=cached, pretrain_time_s=0.0 if cached else pretrain_time)
         return {"metrics": metrics, "diagnostics": ctx.diagnostics}
 
-    def run(self, cells: Iterable[Cell], force: bool = False) -> list[dict[str, Any]]:
-        """Resolve and check all cells (fail fast), run the ones not yet stored; returns all resolved."""
-        resolved = [self.resolve(cell) for cell in cells]
-        done = set() if force else self.store.done_keys()
+    def plan(self, cells: Iterable[Cell], force: bool = False) -> tuple[list[Resolved], list[Resolved]]:
+        """Resolve every cell (raises before any training on an unknown name or a bad option);
+        returns all of them (duplicates dropped) and those to run, grouped by pretrained encoder."""
+        resolved = list({r.key: r for r in map(self.resolve, cells)}.values())
+        done = set() if force else self.store.done_keys(str(self.device))
         todo = [r for r in resolved if r.key not in done]
+        order: dict[str, int] = {}
+        todo.sort(key=lambda r: order.setdefault(pretraining_key(r), len(order)))
+        return resolved, todo
+
+    def run(self, cells: Iterable[Cell], force: bool = False) -> list[Resolved]:
+        """Resolve and check all cells (fail fast), then run and store the ones not yet done."""
+        resolved, todo = self.plan(cells, force)
         for item in todo:  # bad input (data that cannot be loaded, a slimmer that cannot take the encoder)
             self.check(item)  # stops here, before any training
-        bar = tqdm(todo, desc="runs", unit="run", disable=True if self.quiet else None, dynamic_ncols=True)
+        bar = tqdm(todo, desc="matrix", unit="run", disable=True if self.quiet else None, dynamic_ncols=True)
         for item in bar:
             bar.set_postfix_str(item.cell.label, refresh=True)
             row = self._run_one(item)
@@ -187,6 +217,7 @@ class Runner:
 
     def _run_one(self, item: Resolved) -> dict[str, Any]:
         cell = item.cell
+        reset_peak_memory(self.device)
         start = time.perf_counter()
         row: dict[str, Any] = dict(
             key=item.key, dataset=item.config["dataset"], pretrainer=item.config["pretrainer"]["name"],
@@ -203,6 +234,7 @@ class Runner:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
         row["wall_time_s"] = time.perf_counter() - start
+        row["peak_memory_mb"] = peak_memory_mb(self.device)
         return row
 
     def _report(self, row: dict[str, Any], cell: Cell, bar: Any) -> None:

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS runs (
     device TEXT NOT NULL,
     versions TEXT NOT NULL,          -- JSON: library versions
     wall_time_s REAL NOT NULL,
+    peak_memory_mb REAL,             -- CUDA: peak allocated over the run; CPU: the process's peak RSS
     finished_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 CREATE TABLE IF NOT EXISTS records (  -- analyses (CKA, parameter tables, ...): one row per record
@@ -44,7 +45,7 @@ CREATE INDEX IF NOT EXISTS records_kind_key ON records (kind, key);
 """
 
 COLUMNS = ("key", "status", "dataset", "pretrainer", "slimmer", "head", "seed", "finetune_seed", "preset",
-           "config", "metrics", "diagnostics", "error", "device", "versions", "wall_time_s")
+           "config", "metrics", "diagnostics", "error", "device", "versions", "wall_time_s", "peak_memory_mb")
 JSON_COLUMNS = ("config", "metrics", "diagnostics", "versions")
 
 
@@ -55,13 +56,18 @@ class ResultsStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            columns = {name for _, name, *_ in db.execute("PRAGMA table_info(runs)")}
+            if "peak_memory_mb" not in columns:  # a store written before this column existed
+                db.execute("ALTER TABLE runs ADD COLUMN peak_memory_mb REAL")
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
 
-    def done_keys(self) -> set[str]:
+    def done_keys(self, device: str | None = None) -> set[str]:
+        """Keys not to run again: ``ok`` rows, and ``oom`` rows recorded on ``device``."""
         with self._connect() as db:
-            return {k for (k,) in db.execute("SELECT key FROM runs WHERE status = 'ok'")}
+            return {k for (k,) in db.execute(
+                "SELECT key FROM runs WHERE status = 'ok' OR (status = 'oom' AND device = ?)", (device,))}
 
     def write(self, row: dict[str, Any]) -> None:
         """Insert or replace one run, committed at once."""
@@ -71,14 +77,17 @@ class ResultsStore:
                        values)
 
     def frame(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
-        """All runs (or those with the given keys) as a long frame; metrics expanded to columns."""
+        """All runs in the order they finished (or those with the given keys, in that order) as a
+        long frame; metrics expanded to columns (``metrics.<name>`` where a name is a column's)."""
         with self._connect() as db:
-            df = pd.read_sql_query("SELECT * FROM runs ORDER BY finished_at", db)
+            df = pd.read_sql_query("SELECT * FROM runs ORDER BY finished_at, rowid", db)
         if keys is not None:
-            df = df[df["key"].isin(set(keys))]
+            order = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+            df = df[df["key"].isin(order)].sort_values("key", key=lambda k: k.map(order)).reset_index(drop=True)
         for column in JSON_COLUMNS:
             df[column] = df[column].map(json.loads)
         metrics = pd.json_normalize(df["metrics"].tolist()).set_index(df.index) if len(df) else pd.DataFrame()
+        metrics = metrics.rename(columns={c: f"metrics.{c}" for c in metrics.columns if c in df.columns})
         return pd.concat([df.drop(columns=["metrics"]), metrics], axis=1)
 
     def write_records(self, kind: str, key: str, config: dict[str, Any], records: list[dict[str, Any]]) -> None:

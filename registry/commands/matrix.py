@@ -1,0 +1,63 @@
+"""``slide-bench matrix SPEC``: every cell of a matrix spec, resumably, into the results store.
+
+Every cell is resolved before any training (an unknown name fails at once, listing the known
+ones); finished cells are skipped, so an interrupted matrix resumes where it stopped. SIGTERM is
+handled like Ctrl-C: finished rows stay in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import time
+from typing import Any
+
+from registry.commands.common import add_run_arguments, make_runner
+from registry.config import parse_sets
+from registry.hookspecs import hookimpl
+from registry.spec import MatrixSpec, filter_cells, shipped_specs
+from registry.tables import FORMATS, paper_tables, render_tables
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def matrix(args: argparse.Namespace) -> int:
+    spec = MatrixSpec.load(args.spec)
+    runner = make_runner(args)
+    sets = {section: values for section, values in parse_sets(args.set).items() if values}
+    cells = filter_cells(spec.cells(runner.registry, sets), args.only, args.skip)
+    resolved, todo = runner.plan(cells, force=args.force)
+    print(f"matrix '{spec.name}': {len(resolved)} runs, {len(resolved) - len(todo)} already in the store, "
+          f"{len(todo)} to run on {runner.device} (store: {runner.store.path})", flush=True)
+    if args.dry_run:
+        for item in todo:
+            print(f"  {item.cell.label}")
+        return 0
+    signal.signal(signal.SIGTERM, _interrupt)
+    start = time.perf_counter()
+    runner.run(cells, force=args.force)
+    df = runner.store.frame(keys=[r.key for r in resolved])
+    counts = df["status"].value_counts().to_dict()
+    print(f"matrix '{spec.name}' done in {time.perf_counter() - start:.1f}s: "
+          + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), flush=True)
+    print(render_tables(paper_tables(df, label=spec.label), args.format), end="")
+    return 0 if set(counts) <= {"ok"} else 1
+
+
+@hookimpl
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("matrix", help="run a matrix spec (pretrainer × slimmer × head × dataset × seed), resumably",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("spec", help=f"a spec file, or a shipped spec: {', '.join(shipped_specs())}")
+    p.add_argument("--only", action="append", default=[], metavar="NAME",
+                   help="keep only cells with this name on its axis (or axis=value; repeat or comma-separate)")
+    p.add_argument("--skip", action="append", default=[], metavar="NAME",
+                   help="drop cells with this name on any axis (or axis=value; repeat or comma-separate)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
+                   help="override an option in every cell, after the spec's own values")
+    p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
+    p.add_argument("--format", choices=FORMATS, default="markdown", help="format of the final table")
+    add_run_arguments(p)
+    p.set_defaults(func=matrix)

@@ -1,0 +1,59 @@
+"""``slide-bench table [SPEC]``: the store's results as the paper's tables (Markdown, CSV, LaTeX).
+
+With a spec, only its runs are shown, with its row labels; without one, everything in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from registry.commands.common import add_store_argument, default_store
+from registry.errors import ConfigError
+from registry.hookspecs import hookimpl
+from registry.plugins import build_registry
+from registry.registry import normalize
+from registry.runner import Runner
+from registry.spec import MatrixSpec
+from registry.store import ResultsStore
+from registry.tables import FORMATS, METRICS, load_reference, paper_tables, render_tables
+
+
+def table(args: argparse.Namespace) -> int:
+    path = args.store or default_store()
+    if not path.exists():
+        raise ConfigError(f"No results store at {path}: run `slide-bench matrix` first, or pass --store")
+    store = ResultsStore(path)
+    label = lambda slimmer, head: None  # noqa: E731
+    keys = None
+    if args.spec:
+        spec = MatrixSpec.load(args.spec)
+        registry = build_registry()
+        keys = [r.key for r in Runner(registry, store, None, None).plan(spec.cells(registry), force=True)[0]]
+        label = spec.label
+    df = store.frame(keys)
+    for column, wanted in (("dataset", args.dataset), ("pretrainer", args.pretrainer)):
+        if wanted:
+            df = df[df[column].map(normalize).isin({normalize(w) for w in wanted})]
+    missing = [m for m in args.metric if m not in df.columns]
+    if len(df) and missing:
+        known = sorted(c for c in df.columns if df[c].dtype.kind in "fi" and c not in ("seed", "finetune_seed"))
+        raise ConfigError(f"Unknown metric(s) {', '.join(missing)}. Known: {', '.join(known)}")
+    reference = load_reference() if args.vs_reference else None
+    print(render_tables(paper_tables(df, args.metric, label, reference), args.format), end="")
+    return 0
+
+
+@hookimpl
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("table", help="print results as the paper's tables (rows = method, columns = dataset)",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("spec", nargs="?", default=None, help="only this spec's runs, with its row labels")
+    p.add_argument("--format", choices=FORMATS, default="markdown")
+    p.add_argument("--vs-reference", action="store_true",
+                   help="show published baselines and derived parameter changes beside ours, with their sources")
+    p.add_argument("--dataset", action="append", default=[], help="only these datasets (repeatable)")
+    p.add_argument("--pretrainer", action="append", default=[], help="only these pretrainers (repeatable)")
+    p.add_argument("--metric", nargs="+", default=list(METRICS),
+                   help=f"metric columns under each dataset (default: {' '.join(METRICS)})")
+    add_store_argument(p)
+    p.set_defaults(func=table)

@@ -1,0 +1,237 @@
+"""Matrix specs: a small TOML file naming what to run, expanded into the runner's cells.
+
+Format (every key optional except the axes that end up empty)::
+
+    name = "table3"                    # default: the file's stem
+    description = "LP vs FT vs SLIDE"
+    datasets = ["Cora", "CiteSeer"]    # names, or "*": everything registered of that kind
+    pretrainers = ["graphmae"]
+    slimmers = ["original"]
+    heads = ["linear", "full"]
+    seeds = [0, 1, 2, 3, 4]            # pretraining seeds: each pretrains (once, then cached)
+    finetune_seeds = [0]               # fine-tuning seeds: heads re-run on the same encoder
+    preset = "official"                # or "quick"
+
+    [set]                              # options of every cell: section.option = value
+    pretrain.epochs = 100              # sections: pretrain, slim, head
+
+    [overrides.Cora]                   # options of one dataset's cells
+    head.epochs = 50
+
+    [labels]                           # row labels of the paper-shaped table ("slimmer/head")
+    "original/linear" = "LP"
+
+    [[group]]                          # optional: each group is a product of its own; what it
+    slimmers = ["original"]            # omits comes from the top level, and its set/overrides
+    heads = ["linear", "full"]         # are applied after the top level's
+    [[group]]
+    slimmers = ["2-half"]
+    heads = ["slide"]
+
+The cells are the union over groups (the top level alone when there is none) of the product
+dataset × pretrainer × seed × slimmer × head × fine-tuning seed, duplicates removed. ``"*"``
+expands to the registry's names, so a strategy added by a third-party plugin is picked up with
+no change here. Option precedence per cell: component defaults → official per-dataset values →
+preset → ``[set]`` → ``[overrides.<dataset>]`` → group ``set`` → group ``overrides`` → ``--set``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from registry.config import PRESETS, SECTIONS
+from registry.errors import ConfigError
+from registry.registry import Registry, normalize
+from registry.runner import Cell
+
+NAME_AXES = {"datasets": "dataset", "pretrainers": "pretrainer", "slimmers": "slimmer", "heads": "head"}
+SEED_AXES = ("seeds", "finetune_seeds")
+GROUP_KEYS = (*NAME_AXES, *SEED_AXES, "preset", "set", "overrides")
+TOP_KEYS = ("name", "description", "labels", "group", *GROUP_KEYS)
+DEFAULTS: dict[str, Any] = {"slimmers": ["original"], "heads": ["linear"], "seeds": [0], "finetune_seeds": [0],
+                            "preset": "official"}
+Sets = dict[str, dict[str, Any]]  # section → option → value
+
+
+def shipped_specs() -> list[str]:
+    folder = resources.files("registry") / "specs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def spec_path(name_or_path: str | Path) -> Path:
+    """A path to an existing file, else a spec shipped in ``registry/specs/`` by that name."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = resources.files("registry") / "specs" / f"{name_or_path}.toml"
+    if shipped.is_file():
+        return Path(str(shipped))
+    raise ConfigError(f"No spec file '{name_or_path}' and no shipped spec of that name. Shipped: {', '.join(shipped_specs())}")
+
+
+def _sets(value: Any, where: str) -> Sets:
+    """``{"pretrain": {"epochs": 5}}`` or ``{"pretrain.epochs": 5}`` → ``{"pretrain": {"epochs": 5}}``."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table of section.option = value")
+    out: Sets = {}
+    for key, inner in value.items():
+        section, _, option = key.partition(".")
+        pairs = {option: inner}.items() if option else (inner.items() if isinstance(inner, dict) else None)
+        if section not in SECTIONS or pairs is None:
+            raise ConfigError(f"{where}: '{key}' is not section.option (sections: {', '.join(SECTIONS)})")
+        for name, val in pairs:
+            out.setdefault(section, {})[name] = val
+    return out
+
+
+def _merge(*layers: Sets) -> Sets:
+    out: Sets = {}
+    for layer in layers:
+        for section, values in layer.items():
+            out.setdefault(section, {}).update(values)
+    return out
+
+
+def _text(value: Any) -> str:
+    """Spec values go through the same typed parsing as ``--set`` strings."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@dataclass
+class Group:
+    axes: dict[str, list[Any]]
+    preset: str
+    sets: Sets
+    overrides: dict[str, Sets]
+
+
+@dataclass
+class MatrixSpec:
+    name: str
+    description: str = ""
+    groups: list[Group] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "MatrixSpec":
+        path = spec_path(name_or_path)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"spec {path}: {exc}") from None
+        return cls.from_dict(raw, default_name=path.stem, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], default_name: str = "spec", source: str = "") -> "MatrixSpec":
+        where = f"spec '{raw.get('name', default_name)}'"
+        unknown = sorted(set(raw) - set(TOP_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}. Known: {', '.join(TOP_KEYS)}")
+        top = cls._group(raw, {**DEFAULTS}, {}, {}, where)
+        blocks = raw.get("group", [])
+        if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+            raise ConfigError(f"{where}: 'group' must be [[group]] tables")
+        groups = []
+        for i, block in enumerate(blocks or [{}]):
+            bad = sorted(set(block) - set(GROUP_KEYS))
+            if bad:
+                raise ConfigError(f"{where} group {i + 1}: unknown key(s) {', '.join(bad)}. Known: {', '.join(GROUP_KEYS)}")
+            groups.append(cls._group(block, {**top.axes, "preset": top.preset}, top.sets, top.overrides,
+                                     f"{where} group {i + 1}"))
+        labels = raw.get("labels", {})
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise ConfigError(f"{where}: [labels] must map \"slimmer/head\" to a label")
+        return cls(str(raw.get("name", default_name)), str(raw.get("description", "")), groups, labels, source)
+
+    @staticmethod
+    def _group(raw: dict[str, Any], base: dict[str, Any], sets: Sets, overrides: dict[str, Sets], where: str) -> Group:
+        axes = {}
+        for axis in (*NAME_AXES, *SEED_AXES):
+            value = raw.get(axis, base.get(axis))
+            value = [value] if isinstance(value, (str, int)) else value
+            kind = int if axis in SEED_AXES else str
+            if not isinstance(value, list) or not value or not all(type(v) is kind for v in value):
+                raise ConfigError(f"{where}: '{axis}' must be a non-empty list of {kind.__name__}s, got {value!r}")
+            axes[axis] = value
+        preset = raw.get("preset", base["preset"])
+        if preset not in PRESETS:
+            raise ConfigError(f"{where}: unknown preset '{preset}'. Known: {', '.join(PRESETS)}")
+        group_overrides = raw.get("overrides", {})
+        if not isinstance(group_overrides, dict):
+            raise ConfigError(f"{where}: overrides must be [overrides.<dataset>] tables")
+        merged = {normalize(d): s for d, s in overrides.items()}
+        for dataset, values in group_overrides.items():
+            key = normalize(dataset)
+            merged[key] = _merge(merged.get(key, {}), _sets(values, f"{where} [overrides.{dataset}]"))
+        return Group(axes, preset, _merge(sets, _sets(raw.get("set", {}), f"{where} [set]")), merged)
+
+    def cells(self, registry: Registry, extra_sets: Sets | None = None) -> list[Cell]:
+        """Every cell, in order, with ``"*"`` expanded through the registry; names are checked by the runner."""
+        out: dict[Cell, None] = {}
+        for group in self.groups:
+            names = {axis: self._expand(registry, axis, group.axes[axis]) for axis in NAME_AXES}
+            known = {normalize(d) for d in names["datasets"]}
+            stray = [d for d in group.overrides if d not in known]
+            if stray:
+                raise ConfigError(f"spec '{self.name}': [overrides.{stray[0]}] names no dataset of the spec "
+                                  f"({', '.join(names['datasets'])})")
+            for dataset, pretrainer, seed, slimmer, head, ft_seed in itertools.product(
+                    names["datasets"], names["pretrainers"], group.axes["seeds"], names["slimmers"],
+                    names["heads"], group.axes["finetune_seeds"]):
+                sets = _merge(group.sets, group.overrides.get(normalize(dataset), {}), extra_sets or {})
+                triples = tuple((s, o, _text(v)) for s in SECTIONS for o, v in sorted(sets.get(s, {}).items()))
+                out[Cell(dataset, pretrainer, slimmer, head, seed, ft_seed, group.preset, triples)] = None
+        return list(out)
+
+    @staticmethod
+    def _expand(registry: Registry, axis: str, values: list[str]) -> list[str]:
+        kind = NAME_AXES[axis]
+        expanded = itertools.chain.from_iterable(registry.names(kind) if v == "*" else [v] for v in values)
+        return list(dict.fromkeys(expanded))
+
+    def label(self, slimmer: str, head: str) -> str | None:
+        by_key = {normalize(k): v for k, v in self.labels.items()}
+        return by_key.get(normalize(f"{slimmer}/{head}"))
+
+
+AXIS_OF = {"dataset": "dataset", "pretrainer": "pretrainer", "slimmer": "slimmer", "head": "head",
+           "seed": "seed", "finetune_seed": "finetune_seed"}
+
+
+def _match(cell: Cell, term: str) -> bool | None:
+    """Whether a filter term (``NAME`` or ``axis=VALUE``) matches the cell; None when the axis is not its."""
+    axis, eq, value = term.partition("=")
+    if eq:
+        attr = AXIS_OF.get(axis.strip().replace("-", "_"))
+        if attr is None:
+            raise ConfigError(f"filter '{term}': unknown axis '{axis}'. Known: {', '.join(AXIS_OF)}")
+        return normalize(str(getattr(cell, attr))) == normalize(value)
+    return any(normalize(getattr(cell, attr)) == normalize(term) for attr in NAME_AXES.values())
+
+
+def filter_cells(cells: Iterable[Cell], only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[Cell]:
+    """``--only``: per axis named by any term, keep cells matching one of that axis's terms.
+    ``--skip``: drop cells matching any term. Terms are names (any axis) or ``axis=value``."""
+    cells = list(cells)
+    only, skip = [t for arg in only for t in arg.split(",") if t], [t for arg in skip for t in arg.split(",") if t]
+    for term in (*only, *skip):
+        if not any(_match(c, term) for c in cells):
+            raise ConfigError(f"filter '{term}' matches no cell of the spec")
+    by_axis: dict[str, list[str]] = {}
+    for term in only:
+        axis = AXIS_OF[term.partition("=")[0].strip().replace("-", "_")] if "=" in term else next(
+            attr for attr in NAME_AXES.values() if any(normalize(getattr(c, attr)) == normalize(term) for c in cells))
+        by_axis.setdefault(axis, []).append(term)
+    return [c for c in cells if all(any(_match(c, t) for t in terms) for terms in by_axis.values())
+            and not any(_match(c, t) for t in skip)]
