@@ -40,9 +40,10 @@ def _check_layered(encoder: nn.Module) -> None:
 
 @torch.no_grad()
 def layer_representations(encoder: nn.Module, x: Tensor, edge_index: Tensor, max_nodes: int) -> list[Tensor]:
-    """Every layer's output ``[min(N, max_nodes), d_l]`` in eval mode (the full graph is propagated)."""
+    """Every layer's output ``[min(N, max_nodes), d_l]`` in eval mode (the full graph is propagated;
+    the rows kept are copied so the full-graph outputs can be freed)."""
     encoder.eval()
-    return [h[:max_nodes] for h in encoder.layer_outputs(x, edge_index)]
+    return [h[:max_nodes].clone() for h in encoder.layer_outputs(x, edge_index)]
 
 
 def slim_vs_original(encoder: nn.Module, x: Tensor, edge_index: Tensor, rates: Sequence[float] = RATES,
