@@ -102,7 +102,7 @@ def plot_adjacent(df: pd.DataFrame, out: Path, name: str = "cka_adjacent_layers"
         part = df[df["pretrainer"] == pretrainer]
         datasets = list(dict.fromkeys(part["dataset"]))
         pairs = sorted({(int(s), int(t)) for s, t in zip(part["source"], part["target"])})
-        width = 0.8 / len(pairs)
+        width = min(0.8 / len(pairs), 0.3)
         for j, (source, target) in enumerate(pairs):
             rows = part[(part["source"] == source) & (part["target"] == target)]
             stats = rows.groupby("dataset")["cka"].agg(["mean", lambda v: v.std(ddof=0)]).reindex(datasets)
@@ -114,6 +114,7 @@ def plot_adjacent(df: pd.DataFrame, out: Path, name: str = "cka_adjacent_layers"
                          padding=2)
         seeds = part.groupby("dataset")["seed"].nunique().reindex(datasets)
         ax.set_xticks(np.arange(len(datasets)), [f"{d}\n({n} seed{'s' if n > 1 else ''})" for d, n in seeds.items()])
+        ax.set_xlim(-0.6, len(datasets) - 0.4)
         ax.set_ylim(0, 1.12)
         ax.set_ylabel("linear CKA")
         ax.set_title(f"{pretrainer}: adjacent layers of the original model")

@@ -103,3 +103,24 @@ def test_cli_analyze_and_plot(cache, capsys):
 def test_plot_without_records_is_a_one_line_error(cache, capsys):
     assert main(["plot", "cka", "--store", str(cache / "empty.sqlite"), "--out", str(cache)]) == 2
     assert "analyze cka" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset, features, classes, original, linear, changes", [
+    # paper.md §2.1 (Table 10 dimensions); these two datasets are not available offline, so a stub
+    # with their feature and class counts stands in for the loaded graph
+    ("PubMed", 500, 3, 1_566_722, 3_075, {"half": -66.7, "quarter": -87.5, "2-half": -33.6, "2-quarter": -50.3}),
+    ("ogbn-arxiv", 128, 40, 2_243_587, 41_000,
+     {"half": -73.4, "quarter": -92.5, "2-original": -47.0, "2-half": -70.4, "2-quarter": -82.2}),
+])
+def test_parameter_table_graphmae_pubmed_arxiv(dataset, features, classes, original, linear, changes):
+    from torch_geometric.data import Data
+
+    registry = build_registry()
+    pretrainer = registry.get("pretrainer", "graphmae")
+    data = Data(x=torch.zeros(2, features), edge_index=torch.zeros(2, 0, dtype=torch.long), num_classes=classes)
+    slimmers = [(s, resolve_options(s, dataset, "graphmae")) for s in
+                (registry.get("slimmer", n) for n in ["original", *changes])]
+    rows = {r["slimmer"]: r for r in parameter_rows(pretrainer, resolve_options(pretrainer, dataset, "graphmae"), data,
+                                                    slimmers)}
+    assert (rows["original"]["gnn_params"], rows["original"]["linear_params"]) == (original, linear)
+    assert {n: round(rows[n]["gnn_change_pct"], 1) for n in changes} == changes
