@@ -50,9 +50,10 @@ def analyze_cka(args: argparse.Namespace) -> int:
     slim_rows, adjacent_rows = [], []
     for seed in args.seeds:
         resolved = runner.resolve(Cell(args.dataset, args.pretrainer, seed=seed, preset=args.preset, sets=triples))
-        base = dict(dataset=resolved.config["dataset"], pretrainer=resolved.config["pretrainer"]["name"], seed=seed,
-                    preset=args.preset, max_nodes=args.max_nodes)
-        config = dict(base, pretrainer_options=resolved.config["pretrainer"]["options"])
+        pretrainer = resolved.config["pretrainer"]  # name, version, options: what keys the encoder cache
+        base = dict(dataset=resolved.config["dataset"], pretrainer=pretrainer["name"], seed=seed,
+                    pretrainer_version=pretrainer["version"], preset=args.preset, max_nodes=args.max_nodes)
+        config = dict(base, pretrainer_options=pretrainer["options"])
         slim_config = dict(config, analysis="cka_slim", rates=args.rates, selection=args.selection)
         slim_key, adjacent_key = config_hash(slim_config), config_hash(dict(config, analysis="cka_adjacent"))
         slim = [] if args.force else _stored(runner.store, "cka_slim", slim_key)
@@ -106,7 +107,8 @@ def analyze_params(args: argparse.Namespace) -> int:
             options = resolve_options(pretrainer, spec.name, pretrainer.name, args.preset, sets["pretrain"])
             slimmers = [(s, resolve_options(s, spec.name, pretrainer.name, args.preset, sets["slim"]))
                         for s in (registry.get("slimmer", n) for n in slimmer_names)]
-            config = dict(analysis="params", dataset=spec.name, pretrainer=pretrainer.name, preset=args.preset,
+            config = dict(analysis="params", dataset=spec.name, pretrainer=pretrainer.name,
+                          pretrainer_version=pretrainer.version, preset=args.preset,
                           pretrainer_options=options_dict(options), slimmers=[s.name for s, _ in slimmers])
             records = [dict(dataset=spec.name, pretrainer=pretrainer.name, preset=args.preset, **r)
                        for r in parameter_rows(pretrainer, options, data, slimmers)]
