@@ -4,7 +4,7 @@ through the same hooks a third-party plugin uses."""
 from __future__ import annotations
 
 from registry import hookimpl
-from slide_plugin import slimming
+from slide_plugin import commands, slimming
 from slide_plugin.heads.full import FullFineTune
 from slide_plugin.heads.linear import LinearProbe
 from slide_plugin.pretrainers.graphmae import GraphMAE
@@ -25,3 +25,8 @@ def register_slimmers(register):
 def register_heads(register):
     register(LinearProbe())
     register(FullFineTune())
+
+
+@hookimpl
+def register_commands(subparsers):
+    commands.register_commands(subparsers)
