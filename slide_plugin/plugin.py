@@ -7,6 +7,8 @@ from registry import hookimpl
 from slide_plugin import commands, slimming
 from slide_plugin.heads.full import FullFineTune
 from slide_plugin.heads.linear import LinearProbe
+from slide_plugin.heads.lora import LoraHead, SlideLoraHead
+from slide_plugin.heads.slide import SlideHead
 from slide_plugin.pretrainers.graphmae import GraphMAE
 
 
@@ -25,6 +27,9 @@ def register_slimmers(register):
 def register_heads(register):
     register(LinearProbe())
     register(FullFineTune())
+    register(SlideHead())
+    register(LoraHead())
+    register(SlideLoraHead())
 
 
 @hookimpl

@@ -70,7 +70,7 @@ def test_run_quick_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert sum(line.startswith("ok     graphmae/original/linear Cora seed ") for line in out.splitlines()) == 2
     config = resolved_config(out)
-    assert config["dataset"] == "Cora" and config["slimmer"] == {"name": "original", "options": {"selection": "stride"}}
+    assert config["dataset"] == "Cora" and config["slimmer"] == {"name": "original", "version": "1", "options": {"selection": "stride"}}
     assert (config["pretrainer"]["options"]["epochs"], config["pretrainer"]["options"]["num_hidden"]) == (1, 16)
     assert config["pretrainer"]["options"]["num_heads"] == 4  # Cora's official config below the preset
     assert config["head"]["options"]["epochs"] == 5

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
+from torch_geometric.utils import k_hop_subgraph
 
 from registry.device import peak_memory_mb, reset_peak_memory, synchronize
 from registry.metrics import BestValidation, count_parameters, f1_tensor
@@ -76,3 +77,25 @@ class FitTracker:
             "finetune_time_s": sum(self.epoch_times),
             "peak_memory_mb": peak_memory_mb(self.device),
         }
+
+
+def receptive_hops(encoder: nn.Module) -> int | None:
+    """Hops of a batch's exact receptive field: one per message-passing block, plus one so that the
+    degree normalisation of GCN-style layers at the border is exact too; None (use the full graph)
+    when the encoder does not expose its ``blocks``."""
+    blocks = getattr(encoder, "blocks", None)
+    return None if blocks is None else len(blocks) + 1
+
+
+def batch_forward(encoder: nn.Module, x: Tensor, edge_index: Tensor, nodes: Tensor, hops: int | None,
+                  max_fraction: float = 0.5) -> Tensor:
+    """Embeddings ``[len(nodes), d]`` of ``nodes``, computed on their ``hops``-hop subgraph (the same
+    rows as a full-graph forward), or on the full graph when ``hops`` is None or the subgraph holds
+    more than ``max_fraction`` of the nodes."""
+    num_nodes = x.size(0)
+    if hops is not None:
+        subset, sub_edges, mapping, _ = k_hop_subgraph(nodes, hops, edge_index, relabel_nodes=True,
+                                                       num_nodes=num_nodes)
+        if subset.numel() <= max_fraction * num_nodes:
+            return encoder(x[subset], sub_edges)[mapping]
+    return encoder(x, edge_index)[nodes]

@@ -1,0 +1,99 @@
+"""SLIDE's weight learner: RFF map, weighted covariance, learned weights, EMA memory, λ schedule."""
+
+import math
+
+import pytest
+import torch
+from scipy import stats
+
+from slide_plugin.decorrelation import (SampleReweighter, balance_loss, draw_rff, effective_sample_size, rff_map,
+                                        random_fourier_features, weighted_covariance)
+
+
+def test_rff_shape_and_range():
+    torch.manual_seed(0)
+    for num_f in (1, 3):
+        u = random_fourier_features(torch.randn(50, 7), num_f)
+        assert u.shape == (50, 7, num_f)
+        low, high = math.sqrt(2 / num_f), 2 / math.sqrt(num_f)  # √(2/F)·(cos+sin) on [0, π/2]
+        assert u.min() >= low - 1e-5 and u.max() <= high + 1e-5
+        # min-max normalisation per row: the two extreme dimensions both map to √(2/F)·1
+        ends = torch.isclose(u, torch.full_like(u, low), atol=1e-5).sum(dim=1)
+        assert (ends >= 2).all()
+
+
+def test_rff_parameters_follow_their_distributions():
+    torch.manual_seed(0)
+    draws = [draw_rff(dim=4, num_f=5) for _ in range(400)]
+    omega = torch.cat([o for o, _ in draws]).numpy()
+    phi = torch.cat([p.reshape(-1) for _, p in draws]).numpy()
+    assert stats.kstest(omega, "norm").pvalue > 1e-3
+    assert stats.kstest(phi, "uniform", args=(0, 2 * math.pi)).pvalue > 1e-3
+    assert stats.kstest(omega, "uniform", args=(0, 2 * math.pi)).pvalue < 1e-6  # the test can tell them apart
+
+
+def test_rff_map_matches_the_formula():
+    z, omega, phi = torch.randn(3, 5), torch.tensor([0.7]), torch.rand(5, 1) * 2 * math.pi
+    m = z * 0.7 + phi[:, 0]
+    m = (m - m.min(dim=1, keepdim=True).values) / (m.max(dim=1, keepdim=True).values - m.min(dim=1, keepdim=True).values)
+    expected = math.sqrt(2) * (torch.cos(m * math.pi / 2) + torch.sin(m * math.pi / 2))
+    torch.testing.assert_close(rff_map(z, omega, phi)[:, :, 0], expected)
+
+
+def test_weighted_covariance_and_balance_loss():
+    u = torch.randn(30, 4)
+    uniform = torch.full((30,), 1 / 30)
+    torch.testing.assert_close(weighted_covariance(u, uniform), torch.cov(u.t(), correction=0))
+    cov = torch.cov(u.t(), correction=0)
+    expected = (cov.pow(2).sum() - cov.diagonal().pow(2).sum())
+    torch.testing.assert_close(balance_loss(u.unsqueeze(-1), uniform), expected)
+
+
+def correlated_batch(n: int = 64, d: int = 6) -> torch.Tensor:
+    """Dimensions 1 and 2 follow dimension 0 (±) in the first half of the rows, are independent in the rest."""
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(n, d, generator=g)
+    z[: n // 2, 1] = z[: n // 2, 0] + 0.1 * torch.randn(n // 2, generator=g)
+    z[: n // 2, 2] = -z[: n // 2, 0] + 0.1 * torch.randn(n // 2, generator=g)
+    return z
+
+
+def mean_balance(z: torch.Tensor, p: torch.Tensor, draws: int = 50) -> float:
+    torch.manual_seed(123)
+    return sum(float(balance_loss(random_fourier_features(z), p)) for _ in range(draws)) / draws
+
+
+def test_learned_weights_decorrelate_and_stay_normalised():
+    z = correlated_batch()
+    torch.manual_seed(0)
+    learner = SampleReweighter(dim=z.size(1), memory_size=0, lambda0=1e-3, epochb=20)
+    w, diagnostics = learner(z, epoch=1)
+    assert (w >= 0).all() and math.isclose(float(w.sum()), z.size(0), rel_tol=1e-5)
+    uniform = mean_balance(z, torch.full((64,), 1 / 64))
+    assert mean_balance(z, w / w.sum()) < 0.8 * uniform
+    assert diagnostics["balance_learned"] < diagnostics["balance_uniform"]
+    assert diagnostics["ess_ratio"] < 1.0 and diagnostics["weight_max"] > diagnostics["weight_min"]
+    assert math.isclose(diagnostics["ess_ratio"], effective_sample_size(w) / 64, rel_tol=1e-5)
+
+
+def test_weak_decorrelation_keeps_weights_near_uniform():
+    learner = SampleReweighter(dim=6, memory_size=0, lambda0=1e6)
+    w, _ = learner(correlated_batch(), epoch=1)
+    torch.testing.assert_close(w, torch.ones(64), atol=1e-3, rtol=0)
+
+
+def test_memory_is_a_detached_ema_of_the_first_rows():
+    learner = SampleReweighter(dim=6, memory_size=10, presave_ratio=0.9, epochb=2)
+    z = torch.randn(4, 6, requires_grad=True)
+    learner(z * 2, epoch=1)
+    assert not learner.features.requires_grad and not learner.logits.requires_grad
+    torch.testing.assert_close(learner.features[:4], 0.1 * (z * 2).detach())
+    assert (learner.features[4:] == 0).all() and (learner.logits[4:] == 1).all()
+    learner.reset()
+    assert (learner.features == 0).all() and (learner.logits == 1).all()
+
+
+def test_lambda_schedule():
+    learner = SampleReweighter(dim=2, lambda0=0.5, lambda_decay_rate=0.5, lambda_decay_epoch=5)
+    assert [learner.lambda_at(e) for e in (0, 4, 5, 10)] == [0.5, 0.5, 0.25, 0.125]
+    assert learner.lambda_at(1000) == pytest.approx(0.5 * 0.01)  # floor min_lambda_times
