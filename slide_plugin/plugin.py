@@ -7,12 +7,16 @@ from registry import hookimpl
 from slide_plugin import slimming
 from slide_plugin.heads.full import FullFineTune
 from slide_plugin.heads.linear import LinearProbe
+from slide_plugin.pretrainers.grace import GRACE
 from slide_plugin.pretrainers.graphmae import GraphMAE
+from slide_plugin.pretrainers.maskgae import MaskGAE
 
 
 @hookimpl
 def register_pretrainers(register):
     register(GraphMAE())
+    register(GRACE())
+    register(MaskGAE())
 
 
 @hookimpl
