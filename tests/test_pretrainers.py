@@ -94,10 +94,10 @@ def test_same_seed_same_embeddings(name):
 @pytest.mark.parametrize("name", ["grace", "maskgae"])
 def test_cache_round_trip(tmp_path, name):
     component, data = PRETRAINERS[name], tiny_graph()
-    options = SMALL[name] | {"epochs": 4, "activation": "prelu"} if name == "grace" else SMALL[name] | {"epochs": 4}
+    changes = {"epochs": 4, "activation": "prelu"} if name == "grace" else {"epochs": 4}
+    options = SMALL[name] | changes
     cache = EncoderCache(tmp_path)
-    run = lambda: pretrain(name, data, seed=1, **{k: v for k, v in options.items() if k not in SMALL[name] or
-                                                    SMALL[name][k] != v})[0]
+    run = lambda: pretrain(name, data, seed=1, **changes)[0]
     fresh, cached = cache.get_or_pretrain("tiny", name, options, 1, component.build_encoder, run, CPU)
     loaded, was_cached = cache.get_or_pretrain("tiny", name, options, 1, component.build_encoder, run, CPU)
     assert (cached, was_cached) == (False, True)
