@@ -9,12 +9,16 @@ from slide_plugin.heads.full import FullFineTune
 from slide_plugin.heads.linear import LinearProbe
 from slide_plugin.heads.lora import LoraHead, SlideLoraHead
 from slide_plugin.heads.slide import SlideHead
+from slide_plugin.pretrainers.grace import GRACE
 from slide_plugin.pretrainers.graphmae import GraphMAE
+from slide_plugin.pretrainers.maskgae import MaskGAE
 
 
 @hookimpl
 def register_pretrainers(register):
     register(GraphMAE())
+    register(GRACE())
+    register(MaskGAE())
 
 
 @hookimpl

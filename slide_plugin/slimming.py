@@ -38,15 +38,15 @@ def slim_encoder(encoder: nn.Module, ratios: Sequence[float], layers: int | None
     if not hasattr(encoder, "slimmed"):
         raise TypeError(f"{type(encoder).__name__} cannot be slimmed (it has no 'slimmed' method)")
     blocks = encoder.blocks
-    layers = len(blocks) if layers is None else layers
-    if not 1 <= layers <= len(blocks):
-        raise ValueError(f"this encoder has {len(blocks)} layers; cannot keep {layers}")
-    ratios = list(ratios) * layers if len(ratios) == 1 else list(ratios)
-    if len(ratios) != layers:
-        raise ValueError(f"got {len(ratios)} ratios for {layers} kept layers")
+    kept = len(blocks) if layers is None else layers
+    if not 1 <= kept <= len(blocks):
+        raise ValueError(f"this encoder has {len(blocks)} layers; cannot keep {kept}")
+    ratios = list(ratios) * kept if len(ratios) == 1 else list(ratios)
+    if len(ratios) != kept:
+        raise ValueError(f"got {len(ratios)} ratios for {kept} kept layers")
     keeps = []
     for i, (block, ratio) in enumerate(zip(blocks, ratios)):
-        k = max(1, round(block.units * ratio))
+        k = encoder.kept_units(i, ratio, layers)
         keeps.append(select_units(block.units, k, rule, derive_seed(seed, i)))
     return encoder.slimmed(keeps)
 

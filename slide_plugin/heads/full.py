@@ -1,4 +1,11 @@
-"""Full fine-tuning: encoder and a new linear classifier trained together, full batch, two Adam optimisers."""
+"""Full fine-tuning: encoder and a new linear classifier trained together, two Adam optimisers.
+
+Full batch by default; with ``batch_size`` every mini-batch of training nodes does a full-graph
+forward and a step on the batch rows' loss (GRACE's and MaskGAE's official FT loops).
+``encoder_train_mode=False`` runs the encoder in eval mode while fine-tuning (dropout off,
+BatchNorm on its running statistics; its affine parameters still learn), as MaskGAE's
+``get_embedding_tune`` does.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from torch import nn
 from torch_geometric.data import Data
 
 from registry import Head, RunContext
+from slide_plugin.heads.linear import train_batches
 from slide_plugin.heads.training import FitTracker, make_classifier
 
 
@@ -20,13 +28,20 @@ class FullOptions:
     encoder_lr: float = 1e-4
     encoder_weight_decay: float = 0.0
     epochs: int = 300
+    batch_size: int | None = None
+    encoder_train_mode: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1 (or None), got {self.batch_size}")
 
 
 class FullFineTune(Head):
     name = "full"
-    description = "full fine-tuning of encoder + linear classifier (full batch, best-validation epoch)"
+    description = "full fine-tuning of encoder + linear classifier (full or mini-batch, best-validation epoch)"
     Options = FullOptions
-    # Official FT settings (SLIDE graphmae/evaluation.py lr_wd_dict, main_transductive.py), paper.md §1b.
+    # Official FT settings, paper.md §1b: SLIDE graphmae/evaluation.py lr_wd_dict + main_transductive.py;
+    # GRACE/train.py + eval.py (mini-batches); MaskGAE/train_nodeclas.py (mini-batches, encoder in eval mode).
     overrides = {
         "graphmae/Cora": dict(head_lr=0.05, head_weight_decay=1e-4, encoder_lr=1e-7, encoder_weight_decay=0.0, epochs=300),
         "graphmae/CiteSeer": dict(head_lr=0.02, head_weight_decay=0.1, encoder_lr=1e-6, encoder_weight_decay=1e-3, epochs=250),
@@ -34,6 +49,17 @@ class FullFineTune(Head):
         "graphmae/Photo": dict(head_lr=0.001, head_weight_decay=0.05, encoder_lr=5e-6, encoder_weight_decay=0.0, epochs=1000),
         "graphmae/Computers": dict(head_lr=0.001, head_weight_decay=0.01, encoder_lr=5e-5, encoder_weight_decay=0.0, epochs=1000),
         "graphmae/ogbn-arxiv": dict(head_lr=0.02, head_weight_decay=0.0, encoder_lr=5e-4, encoder_weight_decay=1e-3, epochs=600),
+        "grace/Cora": dict(head_lr=0.02, head_weight_decay=0.0, encoder_lr=1e-7, encoder_weight_decay=0.0, epochs=200, batch_size=16),
+        "grace/CiteSeer": dict(head_lr=0.01, head_weight_decay=0.01, encoder_lr=1e-8, encoder_weight_decay=0.0, epochs=100, batch_size=8),
+        "grace/PubMed": dict(head_lr=0.02, head_weight_decay=0.0, encoder_lr=1e-6, encoder_weight_decay=0.0, epochs=200, batch_size=60),
+        "grace/Photo": dict(head_lr=0.02, head_weight_decay=0.0, encoder_lr=5e-5, encoder_weight_decay=0.0, epochs=250, batch_size=153),
+        "grace/Computers": dict(head_lr=0.1, head_weight_decay=0.0, encoder_lr=5e-4, encoder_weight_decay=0.0, epochs=200, batch_size=275),
+        "maskgae/Cora": dict(head_lr=5e-3, head_weight_decay=1e-3, encoder_lr=1e-4, encoder_weight_decay=1e-3, epochs=400, batch_size=512, encoder_train_mode=False),
+        "maskgae/CiteSeer": dict(head_lr=0.01, head_weight_decay=5e-3, encoder_lr=1e-4, encoder_weight_decay=1e-4, epochs=400, batch_size=512, encoder_train_mode=False),
+        "maskgae/PubMed": dict(head_lr=0.015, head_weight_decay=5e-4, encoder_lr=1e-4, encoder_weight_decay=0.0, epochs=300, batch_size=512, encoder_train_mode=False),
+        "maskgae/Photo": dict(head_lr=0.01, head_weight_decay=1e-2, encoder_lr=1e-4, encoder_weight_decay=0.0, epochs=200, batch_size=512, encoder_train_mode=False),
+        "maskgae/Computers": dict(head_lr=0.005, head_weight_decay=5e-3, encoder_lr=2e-4, encoder_weight_decay=0.0, epochs=200, batch_size=512, encoder_train_mode=False),
+        "maskgae/ogbn-arxiv": dict(head_lr=0.01, head_weight_decay=0.0, encoder_lr=1e-4, encoder_weight_decay=0.0, epochs=100, batch_size=4096, encoder_train_mode=False),
     }
     quick = dict(epochs=20)
 
@@ -48,14 +74,15 @@ class FullFineTune(Head):
         tracker = FitTracker(ctx.device, data.num_classes)
         for epoch in ctx.progress(range(options.epochs), desc="full fine-tune", unit="epoch", leave=False):
             tracker.start_epoch()
-            encoder.train()
+            encoder.train(options.encoder_train_mode)
             classifier.train()
-            for opt in optimizers:
-                opt.zero_grad()
-            F.cross_entropy(classifier(encoder(x, edge_index))[train], y[train]).backward()
-            for opt in optimizers:
-                opt.step()
-            tracker.step(int(train.sum()))
+            for nodes in train_batches(train, options.batch_size):
+                for opt in optimizers:
+                    opt.zero_grad()
+                F.cross_entropy(classifier(encoder(x, edge_index)[nodes]), y[nodes]).backward()
+                for opt in optimizers:
+                    opt.step()
+                tracker.step(nodes.numel())
             tracker.end_epoch()
             encoder.eval()
             classifier.eval()

@@ -3,5 +3,6 @@
 from slide_plugin.nn.blocks import BLOCKS, Block, build_block
 from slide_plugin.nn.encoder import StackEncoder
 from slide_plugin.nn.gat_block import GATBlock
+from slide_plugin.nn.gcn_block import GCNBlock
 
-__all__ = ["BLOCKS", "Block", "GATBlock", "StackEncoder", "build_block"]
+__all__ = ["BLOCKS", "Block", "GATBlock", "GCNBlock", "StackEncoder", "build_block"]

@@ -16,23 +16,36 @@ class StackEncoder(nn.Module):
     or the concatenation of every block's output (``readout="cat"``, as MaskGAE), optionally
     L2-normalised per node.
 
+    ``share_activation`` makes every block use the first block's activation module (GRACE applies
+    one PReLU, one learnable slope, after every layer). ``cap_truncated_output`` is MaskGAE's rule for
+    slimmers that name a number of kept layers ("2-X"): the last kept block keeps
+    ``min(ratio × the original output width, the first block's width)`` units, as the official
+    ``GNNEncoder(in, e, min(hd / k, e), num_layers=2)``; see :meth:`kept_units`.
+
     Shapes: ``x [N, in_dim]``, ``edge_index [2, E]`` → ``[N, embedding_dim]``.
     """
 
-    def __init__(self, blocks: Sequence[Block], readout: str = "last", l2_normalize: bool = False):
+    def __init__(self, blocks: Sequence[Block], readout: str = "last", l2_normalize: bool = False,
+                 share_activation: bool = False, cap_truncated_output: bool = False):
         super().__init__()
         if readout not in ("last", "cat"):
             raise ValueError(f"readout must be 'last' or 'cat', got '{readout}'")
         self.blocks = nn.ModuleList(blocks)
         self.readout, self.l2_normalize = readout, l2_normalize
+        self.share_activation, self.cap_truncated_output = share_activation, cap_truncated_output
+        if share_activation:
+            for block in self.blocks[1:]:
+                block.activation = self.blocks[0].activation
 
     @classmethod
     def from_arch(cls, arch: dict[str, Any]) -> "StackEncoder":
-        return cls([build_block(b) for b in arch["blocks"]], arch.get("readout", "last"), arch.get("l2_normalize", False))
+        return cls([build_block(b) for b in arch["blocks"]], arch.get("readout", "last"), arch.get("l2_normalize", False),
+                   arch.get("share_activation", False), arch.get("cap_truncated_output", False))
 
     @property
     def arch(self) -> dict[str, Any]:
-        return {"blocks": [b.arch for b in self.blocks], "readout": self.readout, "l2_normalize": self.l2_normalize}
+        return {"blocks": [b.arch for b in self.blocks], "readout": self.readout, "l2_normalize": self.l2_normalize,
+                "share_activation": self.share_activation, "cap_truncated_output": self.cap_truncated_output}
 
     @property
     def embedding_dim(self) -> int:
@@ -52,6 +65,13 @@ class StackEncoder(nn.Module):
         z = outputs[-1] if self.readout == "last" else torch.cat(outputs, dim=-1)
         return F.normalize(z, dim=-1) if self.l2_normalize else z
 
+    def kept_units(self, index: int, ratio: float, layers: int | None = None) -> int:
+        """Units block ``index`` keeps at keep-ratio ``ratio``; ``layers`` is the number of first blocks a
+        slimmer keeps (None: it keeps all and only narrows them)."""
+        if self.cap_truncated_output and layers is not None and index == layers - 1 and index > 0:
+            return max(1, min(round(self.blocks[-1].units * ratio), self.blocks[0].units))
+        return max(1, round(self.blocks[index].units * ratio))
+
     def slimmed(self, unit_keeps: Sequence[Tensor]) -> "StackEncoder":
         """A smaller copy keeping the first ``len(unit_keeps)`` blocks and, in block ``i``, the units
         ``unit_keeps[i]`` of every head; the next block keeps the matching input columns."""
@@ -62,4 +82,4 @@ class StackEncoder(nn.Module):
         for block, keep in zip(self.blocks, unit_keeps):
             blocks.append(block.sliced(in_keep, keep))
             in_keep = block.out_index(keep)
-        return StackEncoder(blocks, self.readout, self.l2_normalize)
+        return StackEncoder(blocks, self.readout, self.l2_normalize, self.share_activation, self.cap_truncated_output)
