@@ -32,15 +32,17 @@ def f1_scores(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[s
 
 @dataclass
 class BestValidation:
-    """Keeps the test scores of the epoch with the best validation Micro-F1 (first best wins)."""
+    """Keeps the test scores of the epoch with the best validation Micro-F1. On a tie the first best
+    wins, or the latest with ``later_ties`` (the official GraphMAE evaluation compares with ``>=``)."""
 
+    later_ties: bool = False
     best_val: float = float("-inf")
     best_epoch: int = -1
     scores: dict[str, float] = field(default_factory=dict)
 
     def update(self, epoch: int, val: dict[str, float], test: dict[str, float]) -> bool:
         """Record an epoch; returns True when it is the new best."""
-        if val["micro_f1"] > self.best_val:
+        if val["micro_f1"] > self.best_val or (self.later_ties and val["micro_f1"] == self.best_val):
             self.best_val, self.best_epoch = val["micro_f1"], epoch
             self.scores = {f"val_{k}": v for k, v in val.items()} | {f"test_{k}": v for k, v in test.items()}
             return True

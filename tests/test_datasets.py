@@ -313,7 +313,7 @@ def test_missing_dataset_is_one_error_line(tmp_path: Path) -> None:
                str(tmp_path / "empty"), "--preset", "quick", "--store", str(tmp_path / "runs.sqlite"), "--quiet"]
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_CURRENT_TEST"}  # PyG logs as usual
     result = subprocess.run(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                            timeout=120)
+                            timeout=300)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("slide-bench: error:") and "PubMed" in lines[0], result.stderr

@@ -36,7 +36,10 @@ class FitTracker:
     _start: float = 0.0
     _splits: list[tuple[Tensor, Tensor]] = field(default_factory=list)  # (node index, labels) of val, test
 
+    later_ties: bool = False
+
     def __post_init__(self) -> None:
+        self.best.later_ties = self.later_ties
         reset_peak_memory(self.device)
 
     def start_epoch(self) -> None:
