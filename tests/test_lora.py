@@ -8,7 +8,7 @@ from torch_geometric.nn import GCNConv
 from registry import RunContext
 from slide_plugin.heads.lora import LoraHead, LoraOptions, SlideLoraHead
 from slide_plugin.lora import LoRALinear, apply_lora
-from tests.test_slide_head import tiny_encoder, tiny_graph
+from test_slide_head import tiny_encoder, tiny_graph
 
 
 def test_lora_linear_starts_equal_and_trains_only_adapters():
