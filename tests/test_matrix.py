@@ -204,10 +204,13 @@ def test_table_command(finished, capsys):
 
 
 def _count(path: Path) -> int:
+    """Rows in the store, read-only (never creating the file), waiting out the writer's locks."""
+    if not path.exists():
+        return 0
     try:
-        with sqlite3.connect(path) as db:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
             return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-    except sqlite3.OperationalError:  # not created yet
+    except sqlite3.OperationalError:  # schema not written yet
         return 0
 
 
@@ -221,7 +224,7 @@ def test_kill_and_resume_loses_and_duplicates_nothing(registry, tmp_path):
     spec_path, store = tmp_path / "kill.toml", tmp_path / "results.sqlite"
     spec_path.write_text('datasets = ["toy"]\npretrainers = ["graphmae"]\nslimmers = ["original", "half"]\n'
                          'heads = ["sleepy"]\nseeds = [0, 1, 2]\n[set]\npretrain.epochs = 2\npretrain.num_hidden = 8\n'
-                         'pretrain.num_heads = 2\nhead.epochs = 3\nhead.seconds = 0.5\n')
+                         'pretrain.num_heads = 2\nhead.epochs = 3\nhead.seconds = 1.5\n')
     env = dict(os.environ, SLIDE_BENCH_CACHE=str(tmp_path / "cache"), SLIDE_BENCH_LOAD_PLUGINS="slide_plugin,matrix_test",
                OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT / "tests"), str(ROOT)]))

@@ -98,8 +98,8 @@ def test_cache_round_trip(tmp_path, name):
     options = SMALL[name] | changes
     cache = EncoderCache(tmp_path)
     run = lambda: pretrain(name, data, seed=1, **changes)[0]
-    fresh, cached = cache.get_or_pretrain("tiny", name, options, 1, component.build_encoder, run, CPU)
-    loaded, was_cached = cache.get_or_pretrain("tiny", name, options, 1, component.build_encoder, run, CPU)
+    fresh, cached = cache.get_or_pretrain("tiny", name, component.version, options, 1, component.build_encoder, run, CPU)
+    loaded, was_cached = cache.get_or_pretrain("tiny", name, component.version, options, 1, component.build_encoder, run, CPU)
     assert (cached, was_cached) == (False, True)
     assert count_parameters(loaded) == count_parameters(fresh)  # GRACE's shared PReLU stays shared
     with torch.no_grad():

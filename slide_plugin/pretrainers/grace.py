@@ -150,6 +150,10 @@ class GRACE(Pretrainer):
     def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
         return StackEncoder.from_arch(arch)
 
+    def init_encoder(self, data: Data, options: GRACEOptions) -> nn.Module:
+        """An untrained encoder with the architecture ``pretrain`` returns (for checks and parameter counts)."""
+        return GRACEModel(data.num_features, options).encoder
+
     def pretrain(self, data: Data, options: GRACEOptions, ctx: RunContext) -> nn.Module:
         model = GRACEModel(data.num_features, options).to(ctx.device)
         x, edge_index = data.x.to(ctx.device), data.edge_index.to(ctx.device)

@@ -171,6 +171,10 @@ class MaskGAE(Pretrainer):
     def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
         return StackEncoder.from_arch(arch)
 
+    def init_encoder(self, data: Data, options: MaskGAEOptions) -> nn.Module:
+        """An untrained encoder with the architecture ``pretrain`` returns (for checks and parameter counts)."""
+        return build_encoder(data.num_features, options)
+
     def pretrain(self, data: Data, options: MaskGAEOptions, ctx: RunContext) -> nn.Module:
         o = options
         graph = Data(x=data.x, edge_index=data.edge_index, num_nodes=data.num_nodes)
