@@ -17,9 +17,11 @@ BLOCKS: dict[str, type["Block"]] = {}
 
 
 class Block(nn.Module):
-    """Base class; subclasses set ``type_name`` and are added to :data:`BLOCKS`."""
+    """Base class; subclasses set ``type_name`` (they are added to :data:`BLOCKS`) and keep their
+    constructor arguments in ``self._arch`` (with ``units`` and, for multi-head blocks, ``heads``)."""
 
     type_name: str = ""
+    _arch: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -27,18 +29,18 @@ class Block(nn.Module):
             BLOCKS[cls.type_name] = cls
 
     @property
-    @abstractmethod
     def arch(self) -> dict[str, Any]:
         """JSON-serialisable constructor arguments (plus ``type``)."""
+        return dict(self._arch)
 
     @property
-    @abstractmethod
     def units(self) -> int:
         """Output neurons per head: what slimming keeps a fraction of."""
+        return self._arch["units"]
 
     @property
     def heads(self) -> int:
-        return 1
+        return self._arch.get("heads", 1)
 
     @property
     def out_dim(self) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -38,18 +37,6 @@ class GATBlock(Block):
         self.conv = GATConv(in_dim, units, heads=heads, dropout=attn_drop, negative_slope=negative_slope)
         self.norm = make_norm(norm, heads * units)
         self.activation = make_activation(activation)
-
-    @property
-    def arch(self) -> dict[str, Any]:
-        return dict(self._arch)
-
-    @property
-    def units(self) -> int:
-        return self._arch["units"]
-
-    @property
-    def heads(self) -> int:
-        return self._arch["heads"]
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         return self.activation(self.norm(self.conv(self.feat_drop(x), edge_index)))

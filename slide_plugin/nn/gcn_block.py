@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -35,14 +34,6 @@ class GCNBlock(Block):
         self.conv = GCNConv(in_dim, units)
         self.norm = make_norm(norm, units)
         self.activation = make_activation(activation)
-
-    @property
-    def arch(self) -> dict[str, Any]:
-        return dict(self._arch)
-
-    @property
-    def units(self) -> int:
-        return self._arch["units"]
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         return self.activation(self.norm(self.conv(self.dropout(x), edge_index)))

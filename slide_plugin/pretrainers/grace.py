@@ -12,7 +12,6 @@ as out-of-memory by the runner) when the estimate still exceeds ``similarity_mem
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +20,8 @@ from torch.utils.checkpoint import checkpoint
 from torch_geometric.data import Data
 from torch_geometric.utils import dropout_edge
 
-from registry import Pretrainer, RunContext
+from registry import RunContext
+from slide_plugin.pretrainers.base import StackPretrainer
 from slide_plugin.features import scale_features
 from slide_plugin.nn import GCNBlock, StackEncoder
 
@@ -122,7 +122,7 @@ class GRACEModel(nn.Module):
         return self.contrastive_loss(z1, z2)
 
 
-class GRACE(Pretrainer):
+class GRACE(StackPretrainer):
     name = "grace"
     description = "GRACE: two-view node contrast (edge dropping + feature masking), GCN encoder, InfoNCE"
     Options = GRACEOptions
@@ -146,9 +146,6 @@ class GRACE(Pretrainer):
 
     def prepare(self, data: Data, options: GRACEOptions) -> Data:
         return scale_features(data, options.feature_scaling)  # PyG NormalizeFeatures
-
-    def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
-        return StackEncoder.from_arch(arch)
 
     def init_encoder(self, data: Data, options: GRACEOptions) -> nn.Module:
         """An untrained encoder with the architecture ``pretrain`` returns (for checks and parameter counts)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +17,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import dropout_edge
 
-from registry import Pretrainer, RunContext
+from registry import RunContext
+from slide_plugin.pretrainers.base import StackPretrainer
 from slide_plugin.features import scale_features
 from slide_plugin.nn import GATBlock, StackEncoder
 
@@ -108,7 +108,7 @@ class GraphMAEModel(nn.Module):
         return sce_loss(recon[mask_nodes], x[mask_nodes], self.options.alpha_l)
 
 
-class GraphMAE(Pretrainer):
+class GraphMAE(StackPretrainer):
     name = "graphmae"
     version = "2"  # 2: the official GAT initialisation
     description = "GraphMAE: masked feature reconstruction, GAT encoder/decoder, scaled cosine error"
@@ -133,9 +133,6 @@ class GraphMAE(Pretrainer):
 
     def prepare(self, data: Data, options: GraphMAEOptions) -> Data:
         return scale_features(data, options.feature_scaling)
-
-    def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
-        return StackEncoder.from_arch(arch)
 
     def init_encoder(self, data: Data, options: GraphMAEOptions) -> nn.Module:
         """An untrained encoder with the architecture ``pretrain`` returns (for parameter counts)."""

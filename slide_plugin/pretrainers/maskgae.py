@@ -26,7 +26,8 @@ from torch_geometric.data import Data
 from torch_geometric.utils import add_self_loops, degree, negative_sampling, to_undirected
 from torchmetrics.functional.classification import binary_auroc
 
-from registry import Pretrainer, RunContext
+from registry import RunContext
+from slide_plugin.pretrainers.base import StackPretrainer
 from slide_plugin.nn import GCNBlock, StackEncoder
 from slide_plugin.pretrainers.edge_masking import mask_edge, mask_path
 
@@ -144,7 +145,7 @@ class MaskGAEModel(nn.Module):
         return float(binary_auroc(scores, labels))
 
 
-class MaskGAE(Pretrainer):
+class MaskGAE(StackPretrainer):
     name = "maskgae"
     description = "MaskGAE: path-masked graph auto-encoder, GCN+BN encoder, edge and degree decoders"
     Options = MaskGAEOptions
@@ -167,9 +168,6 @@ class MaskGAE(Pretrainer):
         data = copy.copy(data)  # T.ToUndirected; no feature scaling
         data.edge_index = to_undirected(data.edge_index, num_nodes=data.num_nodes)
         return data
-
-    def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
-        return StackEncoder.from_arch(arch)
 
     def init_encoder(self, data: Data, options: MaskGAEOptions) -> nn.Module:
         """An untrained encoder with the architecture ``pretrain`` returns (for checks and parameter counts)."""
