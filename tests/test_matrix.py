@@ -204,11 +204,13 @@ def test_table_command(finished, capsys):
 
 
 def _count(path: Path) -> int:
-    """Rows in the store, read-only (never creating the file), waiting out the writer's locks."""
+    """Rows in the store, waiting out the writer's locks. Never creates the file (that would race the
+    writer's WAL setup), and never opens it read-only (a read-only connection cannot open a WAL
+    database whose -shm file the writer removed on close)."""
     if not path.exists():
         return 0
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        with sqlite3.connect(path, timeout=10) as db:
             return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     except sqlite3.OperationalError:  # schema not written yet
         return 0
