@@ -216,6 +216,12 @@ def _count(path: Path) -> int:
         return 0
 
 
+def default_sigint() -> None:
+    """A shell's background job starts with SIGINT ignored, and Python then never raises
+    KeyboardInterrupt: give the child the default disposition, as an interactive terminal would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_kill_and_resume_loses_and_duplicates_nothing(registry, tmp_path):
     """A real `python -m registry.cli matrix` is interrupted (SIGINT), resumed and killed (SIGKILL),
     then resumed to the end: every expected row exactly once, rows written before a kill unchanged."""
@@ -237,7 +243,8 @@ def test_kill_and_resume_loses_and_duplicates_nothing(registry, tmp_path):
     snapshots = []
     for sig in (signal.SIGINT, signal.SIGKILL):
         target = _count(store) + 1
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=default_sigint)
         deadline = time.monotonic() + 120
         while _count(store) < target and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
