@@ -6,8 +6,8 @@ import pytest
 import torch
 from scipy import stats
 
-from slide_plugin.decorrelation import (SampleReweighter, balance_loss, draw_rff, effective_sample_size, rff_map,
-                                        random_fourier_features, weighted_covariance)
+from slide_plugin.decorrelation import (SampleReweighter, balance_loss, balance_loss_grad, draw_rff,
+                                        effective_sample_size, random_fourier_features, rff_map, weighted_covariance)
 
 
 def test_rff_shape_and_range():
@@ -47,6 +47,51 @@ def test_weighted_covariance_and_balance_loss():
     cov = torch.cov(u.t(), correction=0)
     expected = (cov.pow(2).sum() - cov.diagonal().pow(2).sum())
     torch.testing.assert_close(balance_loss(u.unsqueeze(-1), uniform), expected)
+
+
+def test_balance_loss_sums_fourier_indices():
+    u = torch.randn(20, 5, 3)
+    p = torch.softmax(torch.randn(20), dim=0)
+    expected = sum(balance_loss(u[:, :, f:f + 1], p) for f in range(3))
+    torch.testing.assert_close(balance_loss(u, p), expected)
+
+
+@pytest.mark.parametrize("num_f", [1, 3])
+def test_closed_form_gradient_equals_autograd(num_f):
+    u = torch.randn(24, 7, num_f, dtype=torch.float64)
+    p = torch.softmax(torch.randn(24, dtype=torch.float64), dim=0).requires_grad_()
+    balance_loss(u, p).backward()
+    torch.testing.assert_close(balance_loss_grad(u, p.detach()), p.grad)
+
+
+def autograd_learn(learner: SampleReweighter, z: torch.Tensor, epoch: int) -> torch.Tensor:
+    """The weight learner written with autograd and torch.optim.SGD: the reference for the closed form."""
+    theta = torch.ones(z.size(0), requires_grad=True)
+    features = torch.cat([z, learner.features])
+    optimizer = torch.optim.SGD([theta], lr=learner.lrbl, momentum=0.9)
+    for step in range(learner.epochb):
+        optimizer.param_groups[0]["lr"] = learner.lrbl * 0.1 ** int(step // (learner.epochb * 0.5))
+        p = torch.softmax(torch.cat([theta, learner.logits]), dim=0)
+        rff = random_fourier_features(features, learner.num_f, learner.sigma)
+        loss = balance_loss(rff, p) / learner.lambda_at(epoch) + torch.softmax(theta, 0).pow(learner.decay_pow).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return theta.detach()
+
+
+@pytest.mark.parametrize("memory_size, num_f", [(0, 1), (8, 2)])
+def test_learn_matches_autograd_sgd(memory_size, num_f):
+    z = correlated_batch(n=16)
+    learner = SampleReweighter(dim=6, memory_size=memory_size, lambda0=0.01, epochb=10, num_f=num_f, lrbl=0.5)
+    learner.features = torch.randn(memory_size, 6)
+    learner.logits = 1 + 0.1 * torch.randn(memory_size)
+    torch.manual_seed(5)
+    expected = autograd_learn(learner, z, epoch=3)
+    torch.manual_seed(5)
+    theta = learner.learn(z, epoch=3)
+    assert not torch.allclose(expected, torch.ones(16), atol=1e-3)  # the weights did move
+    torch.testing.assert_close(theta, expected, rtol=1e-4, atol=1e-5)
 
 
 def correlated_batch(n: int = 64, d: int = 6) -> torch.Tensor:

@@ -11,7 +11,7 @@ from registry import RunContext
 from registry.config import resolve_options
 from slide_plugin.heads.slide import SlideHead, SlideOptions
 from slide_plugin.heads.training import batch_forward, receptive_hops
-from slide_plugin.nn import GATBlock, StackEncoder
+from slide_plugin.nn import GATBlock, GCNBlock, StackEncoder
 
 
 def tiny_graph(n: int = 80, features: int = 12, classes: int = 3, seed: int = 0) -> Data:
@@ -44,7 +44,19 @@ class GCNStack(nn.Module):
         return x
 
 
-@pytest.mark.parametrize("make", [tiny_encoder, lambda: GCNStack(12)])
+def gcn_block_encoder(norm: str | None = None) -> StackEncoder:
+    torch.manual_seed(0)
+    return StackEncoder([GCNBlock(12, 16, norm=norm, activation="relu"), GCNBlock(16, 8, norm=norm)])
+
+
+def test_receptive_hops_per_block_type():
+    assert receptive_hops(tiny_encoder()) == 2  # attention over in-edges: one hop per layer
+    assert receptive_hops(gcn_block_encoder()) == 3  # degree normalisation: one hop more
+    assert receptive_hops(GCNStack(12)) == 3  # blocks that do not say: the safe extra hop
+    assert receptive_hops(nn.Linear(3, 3)) is None
+
+
+@pytest.mark.parametrize("make", [tiny_encoder, gcn_block_encoder, lambda: GCNStack(12)])
 def test_batch_embeddings_equal_full_graph_rows(make):
     data, encoder = tiny_graph(n=400), make()
     encoder.eval()
@@ -54,6 +66,15 @@ def test_batch_embeddings_equal_full_graph_rows(make):
     with torch.no_grad():
         full = encoder(data.x, data.edge_index)[nodes]
         batch = batch_forward(encoder, data.x, data.edge_index, nodes, receptive_hops(encoder), max_fraction=1.0)
+    torch.testing.assert_close(batch, full, rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_in_training_mode_sees_the_full_graph():
+    """Batch statistics over a subgraph are not the full graph's: such encoders take the full-graph path."""
+    data, encoder = tiny_graph(n=400), gcn_block_encoder("batchnorm").train()
+    nodes = torch.tensor([3, 17, 250])
+    full = encoder(data.x, data.edge_index)[nodes]
+    batch = batch_forward(encoder, data.x, data.edge_index, nodes, receptive_hops(encoder), max_fraction=1.0)
     torch.testing.assert_close(batch, full, rtol=1e-5, atol=1e-6)
 
 

@@ -154,6 +154,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
 
 class SlideHead(Head):
     name = "slide"
+    version = "2"  # 2: two-hop batches for attention encoders (other dropout draws than version 1's three hops)
     description = "SLIDE: fine-tune a slimmed encoder + linear classifier on a de-correlation re-weighted loss"
     default_slimmer = "2-half"
     Options = SlideOptions

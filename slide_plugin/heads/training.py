@@ -83,22 +83,30 @@ class FitTracker:
 
 
 def receptive_hops(encoder: nn.Module) -> int | None:
-    """Hops of a batch's exact receptive field: one per message-passing block, plus one so that the
-    degree normalisation of GCN-style layers at the border is exact too; None (use the full graph)
-    when the encoder does not expose its ``blocks``."""
+    """Hops of a batch's exact receptive field: one per message-passing block, plus the largest
+    ``extra_hops`` of its blocks (1 for a block that does not declare it, such as a bare PyG conv:
+    a degree-normalised layer needs its neighbours' full degrees); None (use the full graph) when
+    the encoder does not expose its ``blocks``."""
     blocks = getattr(encoder, "blocks", None)
-    return None if blocks is None else len(blocks) + 1
+    if blocks is None:
+        return None
+    return len(blocks) + max((getattr(block, "extra_hops", 1) for block in blocks), default=0)
 
 
 def batch_forward(encoder: nn.Module, x: Tensor, edge_index: Tensor, nodes: Tensor, hops: int | None,
                   max_fraction: float = 0.5) -> Tensor:
     """Embeddings ``[len(nodes), d]`` of ``nodes``, computed on their ``hops``-hop subgraph (the same
-    rows as a full-graph forward), or on the full graph when ``hops`` is None or the subgraph holds
-    more than ``max_fraction`` of the nodes."""
+    rows as a full-graph forward), or on the full graph when ``hops`` is None, when the subgraph holds
+    more than ``max_fraction`` of the nodes, or when a batch norm in training mode would take its
+    statistics over the nodes it sees."""
     num_nodes = x.size(0)
-    if hops is not None:
+    if hops is not None and not _batch_statistics(encoder):
         subset, sub_edges, mapping, _ = k_hop_subgraph(nodes, hops, edge_index, relabel_nodes=True,
                                                        num_nodes=num_nodes)
         if subset.numel() <= max_fraction * num_nodes:
             return encoder(x[subset], sub_edges)[mapping]
     return encoder(x, edge_index)[nodes]
+
+
+def _batch_statistics(encoder: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in encoder.modules())

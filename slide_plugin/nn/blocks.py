@@ -22,6 +22,9 @@ class Block(nn.Module):
 
     type_name: str = ""
     _arch: dict[str, Any]
+    #: hops beyond one per block that a node's exact output needs: GCN's degree normalisation reads
+    #: the neighbours' degrees, one hop further out (1); attention over in-edges needs none (0)
+    extra_hops: int = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -24,6 +24,7 @@ class GCNBlock(Block):
     """
 
     type_name = "gcn"
+    extra_hops = 1
 
     def __init__(self, in_dim: int, units: int, dropout: float = 0.0, norm: str | None = None,
                  activation: str | None = None):
