@@ -58,8 +58,32 @@ def select(df: pd.DataFrame, selector: dict[str, str]) -> pd.DataFrame:
         if not dot or section not in SECTION_KINDS:
             raise ConfigError(f"unknown selector key '{key}' (head, slim, pretrainer, dataset or section.option)")
         kind = SECTION_KINDS[section]
-        mask &= df["config"].map(lambda c: option in c[kind]["options"] and _matches(c[kind]["options"][option], wanted))
+        mask &= df["config"].map(lambda c: _matches(_setting(c, kind, option), wanted))
     return df[mask]
+
+
+def _setting(config: dict[str, Any], kind: str, option: str) -> Any:
+    """A component's option (or its ``version``) in a stored config; None when it has no such option."""
+    part = config[kind]
+    return part.get("version") if option == "version" else part["options"].get(option)
+
+
+def _flat(config: dict[str, Any]) -> dict[str, Any]:
+    return {f"{section}.{key}": value for section, kind in SECTION_KINDS.items()
+            for key, value in [("version", config[kind].get("version")), *config[kind]["options"].items()]}
+
+
+def _one_method(runs: pd.DataFrame, text: str) -> None:
+    """A selector must pick one method per dataset and pretrainer: seeds of different settings are
+    never averaged together."""
+    if runs["config"].map(method_id).nunique() <= 1:
+        return
+    flats = runs["config"].map(_flat).tolist()
+    varying = sorted(k for k in set().union(*flats) if len({repr(f.get(k)) for f in flats}) > 1)
+    detail = "; ".join(f"{k} = {', '.join(sorted({str(f.get(k)).lower() for f in flats}))}" for k in varying)
+    raise ConfigError(f"'{text}' matches runs of several settings on {runs['dataset'].iloc[0]}/"
+                      f"{runs['pretrainer'].iloc[0]} ({detail or 'slimmer, head or dataset'}): add one of them "
+                      "to the selector, e.g. head.version=2")
 
 
 def per_seed(df: pd.DataFrame, metric: str) -> pd.Series:
@@ -121,6 +145,9 @@ def compare(df: pd.DataFrame, a: str, b: str, metric: str = "test_micro_f1", alp
     out = []
     for (dataset, pretrainer), part_a in runs_a.groupby(["dataset", "pretrainer"]):
         part_b = runs_b[(runs_b["dataset"] == dataset) & (runs_b["pretrainer"] == pretrainer)]
+        _one_method(part_a, a)
+        if len(part_b):
+            _one_method(part_b, b)
         scores = pd.concat({"a": per_seed(part_a, metric), "b": per_seed(part_b, metric)}, axis=1).dropna()
         if scores.empty:
             continue

@@ -87,3 +87,24 @@ def test_variance_breakdown_separates_pretraining_from_finetuning_seeds():
     # Methods that differ only by an option are kept apart.
     two = variance_breakdown(frame({("slide", True): pretrain_driven, ("slide", False): pretrain_driven}))
     assert len(two) == 2
+
+
+def test_a_selector_matching_several_settings_is_refused_not_averaged():
+    df = frame({("slide", True): {0: [80.0], 1: [81.0]}, ("slide", False): {0: [70.0], 1: [71.0]},
+                ("full", True): {0: [75.0], 1: [76.0]}})
+    with pytest.raises(ConfigError, match=r"head.decorrelation = false, true"):
+        compare(df, "head=slide", "head=full")
+    (result,) = compare(df, "head=slide,head.decorrelation=true", "head=full")
+    assert result.mean_diff == pytest.approx(5.0)
+
+
+def test_component_versions_are_selectable():
+    df = frame({("slide", True): {0: [80.0], 1: [81.0]}, ("full", True): {0: [75.0], 1: [76.0]}})
+    old = df[df["head"] == "slide"].assign(test_micro_f1=lambda d: d["test_micro_f1"] - 10)
+    for frame_ in (df, old):
+        frame_["config"] = [c | {"head": c["head"] | {"version": "1" if frame_ is old else "2"}} for c in frame_["config"]]
+    both = pd.concat([df, old], ignore_index=True)
+    with pytest.raises(ConfigError, match="head.version = 1, 2"):
+        compare(both, "head=slide", "head=full")
+    (result,) = compare(both, "head=slide,head.version=2", "head=full")
+    assert result.mean_diff == pytest.approx(5.0)

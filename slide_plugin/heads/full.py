@@ -18,7 +18,7 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.heads.linear import train_batches
-from slide_plugin.heads.training import FitTracker, make_classifier
+from slide_plugin.heads.training import FitTracker, make_classifier, planned_epochs
 
 
 @dataclass
@@ -30,8 +30,11 @@ class FullOptions:
     epochs: int = 300
     batch_size: int | None = None
     encoder_train_mode: bool = True
+    budget_steps: int | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
 
     def __post_init__(self) -> None:
+        if self.budget_steps is not None and self.budget_steps < 1:
+            raise ValueError(f"budget_steps must be at least 1 (or None), got {self.budget_steps}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 (or None), got {self.batch_size}")
 
@@ -71,12 +74,16 @@ class FullFineTune(Head):
             torch.optim.Adam(classifier.parameters(), lr=options.head_lr, weight_decay=options.head_weight_decay),
             torch.optim.Adam(encoder.parameters(), lr=options.encoder_lr, weight_decay=options.encoder_weight_decay),
         ]
-        tracker = FitTracker(ctx.device, data.num_classes)
-        for epoch in ctx.progress(range(options.epochs), desc="full fine-tune", unit="epoch", leave=False):
+        tracker = FitTracker(ctx.device, data.num_classes, budget_steps=options.budget_steps)
+        batches = len(train_batches(train, options.batch_size))
+        epochs = planned_epochs(options.epochs, options.budget_steps, batches)
+        for epoch in ctx.progress(range(epochs), desc="full fine-tune", unit="epoch", leave=False):
             tracker.start_epoch()
             encoder.train(options.encoder_train_mode)
             classifier.train()
             for nodes in train_batches(train, options.batch_size):
+                if tracker.budget_spent:
+                    break
                 for opt in optimizers:
                     opt.zero_grad()
                 F.cross_entropy(classifier(encoder(x, edge_index)[nodes]), y[nodes]).backward()

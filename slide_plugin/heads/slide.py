@@ -23,7 +23,7 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.decorrelation import SampleReweighter
-from slide_plugin.heads.training import FitTracker, batch_forward, make_classifier, receptive_hops
+from slide_plugin.heads.training import FitTracker, batch_forward, make_classifier, planned_epochs, receptive_hops
 
 
 @dataclass
@@ -47,6 +47,7 @@ class SlideOptions:
     decay_pow: float = 2.0  # power of the Σ softmax(θ)^q regulariser
     encoder_train_mode: bool = True  # dropout on while fine-tuning (GraphMAE code); MaskGAE uses eval mode
     reset_memory_each_epoch: bool = False  # MaskGAE/ogbn-arxiv code resets it every epoch
+    budget_steps: int | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "epochb", "num_rff", "lambda_decay_epoch"):
@@ -58,6 +59,8 @@ class SlideOptions:
             raise ValueError("lambda0 and lrbl must be > 0")
         if not 0.0 <= self.presave_ratio <= 1.0:
             raise ValueError(f"presave_ratio must be in [0, 1], got {self.presave_ratio}")
+        if self.budget_steps is not None and self.budget_steps < 1:
+            raise ValueError(f"budget_steps must be at least 1 (or None), got {self.budget_steps}")
 
 
 def _settings(batch: int, memory: int, head: tuple[float, float], encoder: tuple[float, float], epochs: int,
@@ -118,8 +121,9 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
         encoder.embedding_dim, options.memory_size, options.lrbl, options.epochb, options.presave_ratio,
         options.lambda0, options.lambda_decay_rate, options.lambda_decay_epoch, num_f=options.num_rff,
         decay_pow=options.decay_pow, device=device) if options.decorrelation else None
-    tracker = FitTracker(device, data.num_classes)
-    for epoch in ctx.progress(range(options.epochs), desc=desc, unit="epoch", leave=False):
+    tracker = FitTracker(device, data.num_classes, budget_steps=options.budget_steps)
+    epochs = planned_epochs(options.epochs, options.budget_steps, -(-train_nodes.numel() // options.batch_size))
+    for epoch in ctx.progress(range(epochs), desc=desc, unit="epoch", leave=False):
         if reweighter is not None and options.reset_memory_each_epoch:
             reweighter.reset()
         tracker.start_epoch()
@@ -128,6 +132,8 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
         stats = []
         shuffled = train_nodes[torch.randperm(train_nodes.numel(), device=device)]
         for nodes in shuffled.split(options.batch_size):
+            if tracker.budget_spent:
+                break
             z = batch_forward(encoder, x, edge_index, nodes, hops)
             losses = F.cross_entropy(classifier(z), y[nodes], reduction="none")
             if reweighter is not None and epoch > 0:  # no re-weighting in the first epoch

@@ -3,6 +3,7 @@ accounting of what fine-tuning spent (epochs, steps, samples, time, memory, para
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -23,12 +24,20 @@ def make_classifier(in_dim: int, num_classes: int) -> nn.Linear:
     return linear
 
 
+def planned_epochs(epochs: int, budget_steps: int | None, batches_per_epoch: int) -> int:
+    """``epochs``; with a step budget, as many epochs as ``budget_steps`` optimiser steps take at
+    ``batches_per_epoch`` (the last one may stop early: see :attr:`FitTracker.budget_spent`)."""
+    return epochs if budget_steps is None else math.ceil(budget_steps / max(batches_per_epoch, 1))
+
+
 @dataclass
 class FitTracker:
-    """Collects epoch times, optimiser steps and samples seen, and keeps the best-validation scores."""
+    """Collects epoch times, optimiser steps and samples seen, and keeps the best-validation scores.
+    With ``budget_steps``, :attr:`budget_spent` says when the loop must stop taking steps."""
 
     device: torch.device
     num_classes: int
+    budget_steps: int | None = None
     best: BestValidation = field(default_factory=BestValidation)
     epoch_times: list[float] = field(default_factory=list)
     steps: int = 0
@@ -45,6 +54,10 @@ class FitTracker:
     def start_epoch(self) -> None:
         synchronize(self.device)
         self._start = time.perf_counter()
+
+    @property
+    def budget_spent(self) -> bool:
+        return self.budget_steps is not None and self.steps >= self.budget_steps
 
     def step(self, batch_size: int) -> None:
         self.steps += 1
