@@ -2,7 +2,8 @@
 
 - ``slide-bench analyze cka``: CKA of slim models with the original, and of adjacent layers (Figures 2, 3);
 - ``slide-bench analyze params``: parameter counts per slimming strategy (Tables 8, 9);
-- ``slide-bench plot cka|adjacent|params``: the figures, from the records in the results store.
+- ``slide-bench plot cka|adjacent|params``: the figures, from the records in the results store;
+- ``slide-bench plot decorrelation``: SLIDE's weight diagnostics per epoch, from the stored runs.
 """
 
 from __future__ import annotations
@@ -135,10 +136,31 @@ def params_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(columns=list(dict.fromkeys(df["dataset"]))).reset_index()
 
 
+def plot_decorrelation(args: argparse.Namespace, store: ResultsStore) -> int:
+    from slide_plugin import plots
+    from slide_plugin.diagnostics import diagnostics_frame, diagnostics_summary
+
+    runs = store.frame()
+    runs = runs[runs["preset"] == args.preset] if len(runs) else runs
+    for column, wanted in (("dataset", args.datasets), ("pretrainer", args.pretrainers), ("head", args.heads)):
+        if wanted and len(runs):
+            runs = runs[runs[column].str.lower().isin([w.lower() for w in wanted])]
+    df = diagnostics_frame(runs) if len(runs) else pd.DataFrame()
+    if df.empty:
+        raise DataError(f"no stored run in {store.path} logged weight diagnostics: run a re-weighting head "
+                        "(slide, slide-lora) first")
+    print(render(diagnostics_summary(df), args.format))
+    for path in plots.plot_decorrelation(df, args.out):
+        print(path)
+    return 0
+
+
 def plot(args: argparse.Namespace) -> int:
     from slide_plugin import plots  # matplotlib loads only when a figure is asked for
 
     store = ResultsStore(args.store or default_store())
+    if args.figure == "decorrelation":
+        return plot_decorrelation(args, store)
     kind = KINDS[args.figure]
     df = store.records(kind)
     if not df.empty:
@@ -200,7 +222,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=analyze_params)
 
     p = subparsers.add_parser("plot", help="figures of the redundancy analysis (PNG and PDF) from the results store")
-    p.add_argument("figure", choices=list(KINDS), help="cka (Fig. 2), adjacent (Fig. 3) or params (Fig. 6)")
+    p.add_argument("figure", choices=[*KINDS, "decorrelation"],
+                   help="cka (Fig. 2), adjacent (Fig. 3), params (Fig. 6) or decorrelation (SLIDE's weight diagnostics)")
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default: ./figures)")
     p.add_argument("--preset", choices=PRESETS, default="official", help="which records to plot")
     p.add_argument("--selection", choices=SELECTIONS, default="stride", help="cka: records of this neuron selection")
@@ -208,5 +231,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pretrainers", nargs="+", default=None)
     p.add_argument("--slimmers", nargs="+", default=["original", "2-half"],
                    help="params: strategies to draw (default: original = FT, 2-half = SLIDE)")
+    p.add_argument("--heads", nargs="+", default=None, help="decorrelation: only these heads")
+    p.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown",
+                   help="decorrelation: format of the summary table")
     add_store_argument(p)
     p.set_defaults(func=plot)

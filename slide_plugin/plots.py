@@ -163,3 +163,41 @@ def plot_params(df: pd.DataFrame, out: Path, slimmers: list[str] | None = None,
         ax.legend(fontsize=8, ncol=len(slimmers) + 1, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     fig.tight_layout()
     return _save(fig, out, name)
+
+
+def plot_decorrelation(df: pd.DataFrame, out: Path, name: str = "decorrelation") -> list[Path]:
+    """Weight diagnostics per epoch (from :func:`slide_plugin.diagnostics.diagnostics_frame`), one column per
+    (dataset, pretrainer, method): the weights' range, the effective sample size over the batch size, and the
+    balance loss under learned vs uniform weights. Lines are means over runs; bands span the runs."""
+    methods = list(df.groupby(["dataset", "pretrainer", "slimmer", "head", "method"], sort=False).groups)
+    fig, axes = plt.subplots(3, len(methods), figsize=(4.2 * len(methods), 8.4), squeeze=False, sharex="col")
+    for column, (dataset, pretrainer, slimmer, head, method) in enumerate(methods):
+        part = df[(df["dataset"] == dataset) & (df["pretrainer"] == pretrainer) & (df["method"] == method)]
+        by_epoch = part.groupby("epoch")
+        epochs = np.asarray(sorted(part["epoch"].unique()))
+        panels = [
+            (axes[0, column], [("weight_max", "max weight", COLORS[0]), ("weight_min", "min weight", COLORS[1])],
+             "sample weight (uniform = 1)", False),
+            (axes[1, column], [("ess_ratio", "ESS / batch size", COLORS[2])], "effective sample size / b", False),
+            (axes[2, column], [("balance_uniform", "uniform weights (dashed)", COLORS[3]),
+                               ("balance_learned", "learned weights", COLORS[4])], "balance loss (RFF cross-cov.)", True),
+        ]
+        for ax, series, ylabel, log in panels:
+            for field_, label, color in series:
+                stats = by_epoch[field_].agg(["mean", "min", "max"]).reindex(epochs)
+                style = "--" if field_ == "balance_uniform" else "-"
+                ax.plot(epochs, stats["mean"], style, color=color, label=label, linewidth=1.4)
+                ax.fill_between(epochs, stats["min"], stats["max"], color=color, alpha=0.2)
+            ax.set_ylabel(ylabel)
+            ax.set_yscale("log" if log else "linear")
+            if not log:
+                ax.ticklabel_format(axis="y", useOffset=False)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        axes[0, column].axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
+        axes[0, column].set_title(f"{pretrainer} · {dataset} · {slimmer}/{head} [{method}]\n"
+                                  f"({part['key'].nunique()} runs)", fontsize=9)
+        axes[2, column].set_xlabel("epoch")
+    fig.suptitle("SLIDE's learned sample weights: how far from uniform, and what they do to the cross-covariance")
+    fig.tight_layout()
+    return _save(fig, out, name)

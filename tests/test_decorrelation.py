@@ -142,3 +142,18 @@ def test_lambda_schedule():
     learner = SampleReweighter(dim=2, lambda0=0.5, lambda_decay_rate=0.5, lambda_decay_epoch=5)
     assert [learner.lambda_at(e) for e in (0, 4, 5, 10)] == [0.5, 0.5, 0.25, 0.125]
     assert learner.lambda_at(1000) == pytest.approx(0.5 * 0.01)  # floor min_lambda_times
+
+
+def test_independent_dimensions_leave_little_to_remove():
+    """The same strong learner on correlated and on independent dimensions: on the first the weights
+    move far from uniform and cut the cross-covariance; on the second the cross-covariance (sampling
+    noise only) barely drops and the weights spread much less."""
+    independent = torch.randn(64, 6, generator=torch.Generator().manual_seed(2))
+    results = {}
+    for name, z in (("correlated", correlated_batch()), ("independent", independent)):
+        torch.manual_seed(0)
+        _, results[name] = SampleReweighter(dim=6, memory_size=0, lambda0=1e-3, epochb=20)(z, epoch=1)
+    ratio = {k: d["balance_learned"] / d["balance_uniform"] for k, d in results.items()}
+    assert ratio["correlated"] < 0.8 and ratio["independent"] > 0.95
+    assert results["independent"]["weight_std"] < 0.5 * results["correlated"]["weight_std"]
+    assert results["independent"]["ess_ratio"] > 2 * results["correlated"]["ess_ratio"]

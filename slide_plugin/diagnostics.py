@@ -1,0 +1,44 @@
+"""De-correlation diagnostics of stored runs: the per-epoch records SLIDE's weight learner writes
+(weight min/max/std, effective sample size over the batch size, balance loss under uniform and under
+the learned weights), as a long frame, a per-method summary and a figure (``slide-bench plot decorrelation``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from registry.compare import method_id
+
+KEYS = ["dataset", "pretrainer", "slimmer", "head", "method"]
+
+
+def diagnostics_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, epoch) of the ``ok`` runs that logged weight diagnostics, with the run's
+    keys, seeds and ``method`` (the id of its settings, seeds left out)."""
+    rows = []
+    for run in runs[runs["status"] == "ok"].itertuples():
+        for record in run.diagnostics or []:
+            if "weight_min" in record:
+                rows.append(dict(dataset=run.dataset, pretrainer=run.pretrainer, slimmer=run.slimmer, head=run.head,
+                                 method=method_id(run.config), seed=run.seed, finetune_seed=run.finetune_seed,
+                                 key=run.key, **record))
+    df = pd.DataFrame(rows)
+    if len(df):
+        df["balance_ratio"] = df["balance_learned"] / df["balance_uniform"]
+    return df
+
+
+def diagnostics_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per method: runs, the extremes of the weights over all epochs and runs, the mean weight std, the
+    lowest effective sample size ratio, and the balance loss under the learned weights relative to uniform
+    weights (mean over epochs and runs; below 1 = the weights de-correlated the batch's RFF features)."""
+    grouped = df.groupby(KEYS, sort=False)
+    return pd.DataFrame({
+        "runs": grouped["key"].nunique(),
+        "weight_min": grouped["weight_min"].min(),
+        "weight_max": grouped["weight_max"].max(),
+        "weight_std": grouped["weight_std"].mean(),
+        "ess_ratio_min": grouped["ess_ratio"].min(),
+        "balance_learned/uniform": grouped["balance_ratio"].mean(),
+        "balance_uniform": grouped["balance_uniform"].mean(),
+    }).reset_index().round({"weight_min": 4, "weight_max": 4, "ess_ratio_min": 6, "balance_learned/uniform": 4})

@@ -1,0 +1,54 @@
+"""De-correlation diagnostics of stored runs: the per-method summary and ``slide-bench plot decorrelation``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from registry.cli import main
+from registry.store import ResultsStore
+from slide_plugin.diagnostics import diagnostics_frame, diagnostics_summary
+
+
+def run_row(key: str, seed: int, weights: list[tuple[float, float]]) -> dict:
+    config = {"dataset": "Cora", "seed": seed, "finetune_seed": 0, "pretrainer": {"name": "graphmae", "options": {}},
+              "slimmer": {"name": "2-half", "options": {}}, "head": {"name": "slide", "options": {"decorrelation": True}}}
+    records = [dict(epoch=e + 1, weight_min=lo, weight_max=hi, weight_std=hi - lo, ess_ratio=1 - (hi - lo) / 10,
+                    balance_uniform=2.0, balance_learned=2.0 - (hi - lo), lambda_p=0.5, batches=3)
+               for e, (lo, hi) in enumerate(weights)]
+    return dict(key=key, status="ok", dataset="Cora", pretrainer="graphmae", slimmer="2-half", head="slide",
+                seed=seed, finetune_seed=0, config=config, diagnostics=records)
+
+
+def test_summary_spans_epochs_and_runs():
+    runs = pd.DataFrame([run_row("a", 0, [(0.9, 1.1), (0.5, 1.5)]), run_row("b", 1, [(0.8, 1.2)]),
+                         dict(run_row("c", 2, [(0.0, 9.0)]), status="failed")])
+    df = diagnostics_frame(runs)
+    assert len(df) == 3 and set(df["key"]) == {"a", "b"}  # failed runs are left out
+    (row,) = diagnostics_summary(df).to_dict("records")
+    assert row["runs"] == 2 and row["weight_min"] == 0.5 and row["weight_max"] == 1.5
+    assert row["ess_ratio_min"] == pytest.approx(0.9)
+    assert row["balance_learned/uniform"] == pytest.approx(((1.8 / 2) + (1.0 / 2) + (1.6 / 2)) / 3, abs=1e-4)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLIDE_BENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "results.sqlite"
+
+
+def test_cli_plot_decorrelation(store, tmp_path, capsys):
+    common = ["--dataset", "Cora", "--pretrainer", "graphmae", "--preset", "quick", "--set", "pretrain.epochs=1",
+              "--set", "pretrain.num_hidden=8", "--store", str(store), "--quiet"]
+    assert main(["run", "--slim", "2-half", "--head", "slide", "--set", "head.epochs=3", *common]) == 0
+    assert main(["run", "--slim", "original", "--head", "full", "--set", "head.epochs=2", *common]) == 0
+    capsys.readouterr()
+    out = tmp_path / "figures"
+    assert main(["plot", "decorrelation", "--preset", "quick", "--store", str(store), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "slide" in printed and "full" not in printed and "balance_learned/uniform" in printed
+    stored = ResultsStore(store).frame()
+    assert len(diagnostics_frame(stored)) == 2  # epochs 1 and 2 of 0..2: none in the first epoch
+    assert (out / "decorrelation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", "decorrelation", "--heads", "full", "--store", str(store), "--out", str(out)]) == 2
+    assert "logged weight diagnostics" in capsys.readouterr().err
