@@ -25,4 +25,5 @@ def test_finetune_epoch(benchmark, encoder_name, dataset, slimmer_name, head_nam
     benchmark.extra_info.update(encoder_params=count_parameters(slim), original_params=count_parameters(encoder))
     result = time_epochs(benchmark, lambda ctx: head.fit(slim, data, options, ctx), torch_device, rounds)
     benchmark.extra_info.update(trainable_params=result.get("trainable_params"),
-                                tracker_epoch_time_s=result.get("epoch_time_s"))
+                                tracker_epoch_time_s=result.get("epoch_time_s"),
+                                steps_per_epoch=result["steps"] / result["epochs"] if result.get("steps") else None)

@@ -162,13 +162,19 @@ def _targets_section(timings: list[Timing], targets: list[Target]) -> str:
     return _table(["target", "context", "candidate vs baseline (median)", "measured", "required", "status"], rows)
 
 
+def _step_time(timing: Timing) -> float:
+    """Median epoch time per optimiser step, for operations that record ``steps_per_epoch``."""
+    return timing.median / timing.extra["steps_per_epoch"]
+
+
 def render_report(report: dict[str, Any], baselines: dict[str, dict[str, Any]] | None = None,
                   targets: Iterable[Target] = ()) -> str:
     """The Markdown report of a pytest-benchmark JSON document (already parsed)."""
     timings, baselines, targets = load_timings(report), baselines or {}, list(targets)
     out = ["# slide-bench timing report", "", _machine(report), "",
            "Times are per call of the operation (per epoch for `*-epoch`): median and interquartile range (IQR) "
-           "over the timed rounds, after one warm-up round.", ""]
+           "over the timed rounds, after one warm-up round. Where an epoch takes several optimiser steps (mini-batches), "
+           "`per step` divides the epoch time by them.", ""]
     if targets:
         out += ["## Targets", "", _targets_section(timings, targets), ""]
     for operation in dict.fromkeys(t.operation for t in timings):
@@ -177,15 +183,23 @@ def render_report(report: dict[str, Any], baselines: dict[str, dict[str, Any]] |
         header = keys + ["median", "IQR", "rounds"]
         baseline = baselines.get(operation)
         ratios: dict[int, Timing | None] = {}
+        per_step = all(t.extra.get("steps_per_epoch") for t in rows)
+        if per_step:
+            header += ["steps", "per step"]
         if baseline:
             header += [f"÷ {'/'.join(str(v) for v in baseline.values())}", "speed-up"]
+            header += ["speed-up per step"] if per_step else []
             ratios = {id(c): b for _, c, b in pairs(rows, operation, {}, baseline)}
         table = []
         for t in rows:
             row = [t.labels.get(k, "") for k in keys] + [duration(t.median), duration(t.iqr), str(t.rounds)]
+            if per_step:
+                row += [f"{t.extra['steps_per_epoch']:g}", duration(_step_time(t))]
             if baseline:
                 base = ratios.get(id(t))
                 row += [f"{t.median / base.median:.3f}", f"{base.median / t.median:.2f}×"] if base else ["–", "–"]
+                if per_step:
+                    row += [f"{_step_time(base) / _step_time(t):.2f}×" if base else "–"]
             table.append(row)
         out += [f"## {operation}", "", _table(header, table), ""]
     return "\n".join(out)

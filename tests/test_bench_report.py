@@ -127,3 +127,18 @@ def test_bench_command_renders_from_json(report, tmp_path, capsys):
 def test_bench_command_without_suite_is_one_line_error(tmp_path, capsys):
     assert main(["bench", "--suite", str(tmp_path), "--json", str(tmp_path / "x.json")]) == 2
     assert "no benchmark suite" in capsys.readouterr().err
+
+
+def test_per_step_columns_when_epochs_record_their_steps(report):
+    steps = {("full", "original"): 1, ("slide", "half"): 10, ("linear", "original"): 1}
+    for bench_ in report["benchmarks"]:
+        labels = bench_["extra_info"].get("labels", {})
+        if bench_["extra_info"].get("operation") == "finetune-epoch":
+            bench_["extra_info"]["steps_per_epoch"] = steps[labels["head"], labels["slimmer"]]
+    text = render_report(report, *load_targets(TARGETS))
+    header = next(line for line in text.splitlines() if line.startswith("| dataset | device | head"))
+    assert header.endswith("| steps | per step | ÷ full/original | speed-up | speed-up per step |")
+    slide_cora = next(line for line in text.splitlines() if line.startswith("| Cora | cpu | slide | half |"))
+    assert slide_cora.endswith("| 10 | 5 ms | 0.500 | 2.00× | 20.00× |")  # 50 ms / 10 steps vs 100 ms / 1 step
+    pretrain = next(line for line in text.splitlines() if line.startswith("| graphmae | slide-bench"))
+    assert pretrain.endswith("| 300 ms | 1 ms | 5 |")  # no steps recorded: no extra columns
