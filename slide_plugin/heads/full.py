@@ -18,7 +18,7 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.heads.linear import train_batches
-from slide_plugin.heads.training import FitTracker, make_classifier, planned_epochs
+from slide_plugin.heads.training import FitTracker, make_classifier, model_features, planned_epochs
 
 
 @dataclass
@@ -41,6 +41,7 @@ class FullOptions:
 
 class FullFineTune(Head):
     name = "full"
+    version = "2"  # 2: sparse CSR features for bag-of-words inputs (other dropout draws)
     description = "full fine-tuning of encoder + linear classifier (full or mini-batch, best-validation epoch)"
     Options = FullOptions
     # Official FT settings, paper.md §1b: SLIDE graphmae/evaluation.py lr_wd_dict + main_transductive.py;
@@ -67,7 +68,7 @@ class FullFineTune(Head):
     quick = dict(epochs=20)
 
     def fit(self, encoder: nn.Module, data: Data, options: FullOptions, ctx: RunContext) -> dict[str, float]:
-        x, edge_index = data.x.to(ctx.device), data.edge_index.to(ctx.device)
+        x, edge_index = model_features(encoder, data.x.to(ctx.device)), data.edge_index.to(ctx.device)
         y, train = data.y.to(ctx.device), data.train_mask.to(ctx.device)
         classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(ctx.device)
         optimizers = [

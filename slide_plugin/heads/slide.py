@@ -23,7 +23,8 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.decorrelation import SampleReweighter
-from slide_plugin.heads.training import FitTracker, batch_forward, make_classifier, planned_epochs, receptive_hops
+from slide_plugin.heads.training import (FitTracker, batch_forward, make_classifier, model_features, planned_epochs,
+                                         receptive_hops)
 
 
 @dataclass
@@ -108,7 +109,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
     """The SLIDE loop (module docstring); ``encoder_params`` are the encoder parameters the second Adam
     optimiser trains (all of them for SLIDE, the adapters for LoRA, none for a frozen encoder)."""
     device = ctx.device
-    x, edge_index, y = data.x.to(device), data.edge_index.to(device), data.y.to(device)
+    x, edge_index, y = model_features(encoder, data.x.to(device)), data.edge_index.to(device), data.y.to(device)
     train_nodes = data.train_mask.to(device).nonzero().view(-1)
     hops = receptive_hops(encoder)
     classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(device)
@@ -160,7 +161,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
 
 class SlideHead(Head):
     name = "slide"
-    version = "2"  # 2: two-hop batches for attention encoders (other dropout draws than version 1's three hops)
+    version = "2"  # 2: two-hop batches for attention encoders, sparse CSR features (other dropout draws)
     description = "SLIDE: fine-tune a slimmed encoder + linear classifier on a de-correlation re-weighted loss"
     default_slimmer = "2-half"
     Options = SlideOptions

@@ -14,6 +14,7 @@ from torch_geometric.utils import k_hop_subgraph
 
 from registry.device import peak_memory_mb, reset_peak_memory, synchronize
 from registry.metrics import BestValidation, count_parameters, f1_tensor
+from slide_plugin.nn.sparse import select_rows, sparse_features
 
 
 def make_classifier(in_dim: int, num_classes: int) -> nn.Linear:
@@ -95,6 +96,12 @@ class FitTracker:
         }
 
 
+def model_features(encoder: nn.Module, x: Tensor) -> Tensor:
+    """The node features as the encoder takes them fastest: CSR when they are sparse and the encoder
+    declares ``accepts_sparse_features`` (:func:`~slide_plugin.nn.sparse.sparse_features`), else ``x``."""
+    return sparse_features(x) if getattr(encoder, "accepts_sparse_features", False) else x
+
+
 def receptive_hops(encoder: nn.Module) -> int | None:
     """Hops of a batch's exact receptive field: one per message-passing block, plus the largest
     ``extra_hops`` of its blocks (1 for a block that does not declare it, such as a bare PyG conv:
@@ -108,7 +115,7 @@ def receptive_hops(encoder: nn.Module) -> int | None:
 
 def batch_forward(encoder: nn.Module, x: Tensor, edge_index: Tensor, nodes: Tensor, hops: int | None,
                   max_fraction: float = 0.5) -> Tensor:
-    """Embeddings ``[len(nodes), d]`` of ``nodes``, computed on their ``hops``-hop subgraph (the same
+    """Embeddings ``[len(nodes), d]`` of ``nodes`` (features ``x`` dense or CSR), computed on their ``hops``-hop subgraph (the same
     rows as a full-graph forward), or on the full graph when ``hops`` is None, when the subgraph holds
     more than ``max_fraction`` of the nodes, or when a batch norm in training mode would take its
     statistics over the nodes it sees."""
@@ -117,7 +124,7 @@ def batch_forward(encoder: nn.Module, x: Tensor, edge_index: Tensor, nodes: Tens
         subset, sub_edges, mapping, _ = k_hop_subgraph(nodes, hops, edge_index, relabel_nodes=True,
                                                        num_nodes=num_nodes)
         if subset.numel() <= max_fraction * num_nodes:
-            return encoder(x[subset], sub_edges)[mapping]
+            return encoder(select_rows(x, subset), sub_edges)[mapping]
     return encoder(x, edge_index)[nodes]
 
 

@@ -22,8 +22,11 @@ class StackEncoder(nn.Module):
     ``min(ratio × the original output width, the first block's width)`` units, as the official
     ``GNNEncoder(in, e, min(hd / k, e), num_layers=2)``; see :meth:`kept_units`.
 
-    Shapes: ``x [N, in_dim]``, ``edge_index [2, E]`` → ``[N, embedding_dim]``.
+    Shapes: ``x [N, in_dim]`` (dense, or CSR: see :mod:`slide_plugin.nn.sparse`), ``edge_index [2, E]``
+    → ``[N, embedding_dim]``.
     """
+
+    accepts_sparse_features = True  # every block handles a CSR input
 
     def __init__(self, blocks: Sequence[Block], readout: str = "last", l2_normalize: bool = False,
                  share_activation: bool = False, cap_truncated_output: bool = False):

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv
 
 from slide_plugin.nn.blocks import Block, make_activation, make_norm, slice_norm
+from slide_plugin.nn.sparse import feature_dropout
 
 
 class GATBlock(Block):
@@ -39,7 +40,7 @@ class GATBlock(Block):
         self.activation = make_activation(activation)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        return self.activation(self.norm(self.conv(self.feat_drop(x), edge_index)))
+        return self.activation(self.norm(self.conv(feature_dropout(x, self.feat_drop), edge_index)))
 
     @torch.no_grad()
     def reset_xavier_normal(self, gain: float) -> None:

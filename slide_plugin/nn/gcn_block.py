@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
 from slide_plugin.nn.blocks import Block, make_activation, make_norm, slice_norm
+from slide_plugin.nn.sparse import feature_dropout
 
 
 class GCNBlock(Block):
@@ -37,7 +38,7 @@ class GCNBlock(Block):
         self.activation = make_activation(activation)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        return self.activation(self.norm(self.conv(self.dropout(x), edge_index)))
+        return self.activation(self.norm(self.conv(feature_dropout(x, self.dropout), edge_index)))
 
     @torch.no_grad()
     def sliced(self, in_keep: Tensor | None, unit_keep: Tensor) -> "GCNBlock":
