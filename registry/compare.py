@@ -10,7 +10,7 @@ difference A − B is taken (all heads of a seed start from the same pretrained 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -136,6 +136,23 @@ class Comparison:
                 "p (Wilcoxon)": round(self.p_wilcoxon, 4), f"verdict (α={self.alpha}, {self.test})": self.verdict}
 
 
+def paired(runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str = "test_micro_f1", alpha: float = 0.05,
+           test: str = "t", level: float = 0.95, a: str = "A", b: str = "B") -> Comparison | None:
+    """The paired comparison of two sets of runs of one dataset and pretrainer (None: no shared seed)."""
+    scores = pd.concat({"a": per_seed(runs_a, metric), "b": per_seed(runs_b, metric)}, axis=1).dropna()
+    if scores.empty:
+        return None
+    diffs = (scores["a"] - scores["b"]).to_numpy()
+    low, high = bootstrap_ci(diffs, level) if len(diffs) > 1 else (float("nan"), float("nan"))
+    p_t = float(stats.ttest_rel(scores["a"], scores["b"]).pvalue) if len(diffs) > 1 else float("nan")
+    nonzero = diffs[diffs != 0]
+    p_w = float(stats.wilcoxon(diffs).pvalue) if len(nonzero) > 0 and len(diffs) > 1 else float("nan")
+    first = runs_a.iloc[0]
+    return Comparison(a, b, first["dataset"], first["pretrainer"], metric, scores.index.tolist(), diffs.tolist(),
+                      float(scores["a"].mean()), float(scores["b"].mean()), float(diffs.mean()), low, high, p_t, p_w,
+                      test, alpha)
+
+
 def compare(df: pd.DataFrame, a: str, b: str, metric: str = "test_micro_f1", alpha: float = 0.05,
             test: str = "t", level: float = 0.95) -> list[Comparison]:
     """One comparison per (dataset, pretrainer) that both methods have runs for."""
@@ -148,20 +165,37 @@ def compare(df: pd.DataFrame, a: str, b: str, metric: str = "test_micro_f1", alp
         _one_method(part_a, a)
         if len(part_b):
             _one_method(part_b, b)
-        scores = pd.concat({"a": per_seed(part_a, metric), "b": per_seed(part_b, metric)}, axis=1).dropna()
-        if scores.empty:
-            continue
-        diffs = (scores["a"] - scores["b"]).to_numpy()
-        low, high = bootstrap_ci(diffs, level) if len(diffs) > 1 else (float("nan"), float("nan"))
-        p_t = float(stats.ttest_rel(scores["a"], scores["b"]).pvalue) if len(diffs) > 1 else float("nan")
-        nonzero = diffs[diffs != 0]
-        p_w = float(stats.wilcoxon(diffs).pvalue) if len(nonzero) > 0 and len(diffs) > 1 else float("nan")
-        out.append(Comparison(a, b, dataset, pretrainer, metric, scores.index.tolist(), diffs.tolist(),
-                              float(scores["a"].mean()), float(scores["b"].mean()), float(diffs.mean()),
-                              low, high, p_t, p_w, test, alpha))
+        result = paired(part_a, part_b, metric, alpha, test, level, a, b)
+        if result is not None:
+            out.append(result)
     if not out:
         raise ConfigError(f"no pretraining seed has runs of both '{a}' and '{b}' (check the selectors and the store)")
     return out
+
+
+def significance_marker(df: pd.DataFrame, baseline: str, alpha: float = 0.05,
+                        test: str = "t") -> Callable[[pd.DataFrame, str], str]:
+    """For ``slide-bench table --mark-vs``: a function of one table cell's runs and a metric that returns
+    " ▲" / " ▼" when the cell's method is significantly better / worse than ``baseline`` (paired over
+    pretraining seeds, same dataset and pretrainer), " =" when no difference is detected, and "" for the
+    baseline's own cells or where no seed is shared."""
+    base = select(df, parse_selector(baseline))
+
+    def mark(cell: pd.DataFrame, metric: str) -> str:
+        ok = cell[cell["status"] == "ok"]
+        if ok.empty or ok["key"].isin(base["key"]).all():
+            return ""
+        first = ok.iloc[0]
+        part_b = base[(base["dataset"] == first["dataset"]) & (base["pretrainer"] == first["pretrainer"])]
+        if part_b.empty:
+            return ""
+        _one_method(part_b, baseline)
+        result = paired(ok, part_b, metric, alpha, test)
+        if result is None:
+            return ""
+        return {"better": " ▲", "worse": " ▼"}.get(result.verdict, " =")
+
+    return mark
 
 
 def method_id(config: dict[str, Any]) -> str:

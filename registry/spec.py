@@ -27,6 +27,9 @@ Format (every key optional except the axes that end up empty)::
     [[group]]
     slimmers = ["2-half"]
     heads = ["slide"]
+    label = "SLIDE w/o de"             # optional: the table row of this group's runs (beats [labels])
+    [group.set]
+    head.decorrelation = false
 
 The cells are the union over groups (the top level alone when there is none) of the product
 dataset × pretrainer × seed × slimmer × head × fine-tuning seed, duplicates removed. ``"*"``
@@ -37,6 +40,7 @@ preset → ``[set]`` → ``[overrides.<dataset>]`` → group ``set`` → group `
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -58,6 +62,7 @@ NAME_AXES = {"datasets": "dataset", "pretrainers": "pretrainer", "slimmers": "sl
 SEED_AXES = ("seeds", "finetune_seeds")
 GROUP_KEYS = (*NAME_AXES, *SEED_AXES, "preset", "set", "overrides")
 TOP_KEYS = ("name", "description", "labels", "group", *GROUP_KEYS)
+BLOCK_KEYS = (*GROUP_KEYS, "label")
 DEFAULTS: dict[str, Any] = {"slimmers": ["original"], "heads": ["linear"], "seeds": [0], "finetune_seeds": [0],
                             "preset": "official"}
 Sets = dict[str, dict[str, Any]]  # section → option → value
@@ -113,6 +118,7 @@ class Group:
     preset: str
     sets: Sets
     overrides: dict[str, Sets]
+    label: str | None = None  # table row of the group's runs
 
 
 @dataclass
@@ -144,11 +150,14 @@ class MatrixSpec:
             raise ConfigError(f"{where}: 'group' must be [[group]] tables")
         groups = []
         for i, block in enumerate(blocks or [{}]):
-            bad = sorted(set(block) - set(GROUP_KEYS))
+            bad = sorted(set(block) - set(BLOCK_KEYS))
             if bad:
-                raise ConfigError(f"{where} group {i + 1}: unknown key(s) {', '.join(bad)}. Known: {', '.join(GROUP_KEYS)}")
-            groups.append(cls._group(block, {**top.axes, "preset": top.preset}, top.sets, top.overrides,
-                                     f"{where} group {i + 1}"))
+                raise ConfigError(f"{where} group {i + 1}: unknown key(s) {', '.join(bad)}. Known: {', '.join(BLOCK_KEYS)}")
+            group = cls._group(block, {**top.axes, "preset": top.preset}, top.sets, top.overrides, f"{where} group {i + 1}")
+            label = block.get("label")
+            if label is not None and not isinstance(label, str):
+                raise ConfigError(f"{where} group {i + 1}: label must be a string, got {label!r}")
+            groups.append(dataclasses.replace(group, label=label))
         labels = raw.get("labels", {})
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
             raise ConfigError(f"{where}: [labels] must map \"slimmer/head\" to a label")
@@ -180,18 +189,24 @@ class MatrixSpec:
         """Every cell, in order, with ``"*"`` expanded through the registry; names are checked by the runner."""
         out: dict[Cell, None] = {}
         for group in self.groups:
-            names = {axis: self._expand(registry, axis, group.axes[axis]) for axis in NAME_AXES}
-            known = {normalize(d) for d in names["datasets"]}
-            stray = [d for d in group.overrides if d not in known]
-            if stray:
-                raise ConfigError(f"spec '{self.name}': [overrides.{stray[0]}] names no dataset of the spec "
-                                  f"({', '.join(names['datasets'])})")
-            for dataset, pretrainer, seed, slimmer, head, ft_seed in itertools.product(
-                    names["datasets"], names["pretrainers"], group.axes["seeds"], names["slimmers"],
-                    names["heads"], group.axes["finetune_seeds"]):
-                sets = _merge(group.sets, group.overrides.get(normalize(dataset), {}), extra_sets or {})
-                triples = tuple((s, o, _text(v)) for s in SECTIONS for o, v in sorted(sets.get(s, {}).items()))
-                out[Cell(dataset, pretrainer, slimmer, head, seed, ft_seed, group.preset, triples)] = None
+            out.update(dict.fromkeys(self.group_cells(registry, group, extra_sets)))
+        return list(out)
+
+    def group_cells(self, registry: Registry, group: Group, extra_sets: Sets | None = None) -> list[Cell]:
+        """The cells of one group, in order."""
+        out: dict[Cell, None] = {}
+        names = {axis: self._expand(registry, axis, group.axes[axis]) for axis in NAME_AXES}
+        known = {normalize(d) for d in names["datasets"]}
+        stray = [d for d in group.overrides if d not in known]
+        if stray:
+            raise ConfigError(f"spec '{self.name}': [overrides.{stray[0]}] names no dataset of the spec "
+                              f"({', '.join(names['datasets'])})")
+        for dataset, pretrainer, seed, slimmer, head, ft_seed in itertools.product(
+                names["datasets"], names["pretrainers"], group.axes["seeds"], names["slimmers"],
+                names["heads"], group.axes["finetune_seeds"]):
+            sets = _merge(group.sets, group.overrides.get(normalize(dataset), {}), extra_sets or {})
+            triples = tuple((s, o, _text(v)) for s in SECTIONS for o, v in sorted(sets.get(s, {}).items()))
+            out[Cell(dataset, pretrainer, slimmer, head, seed, ft_seed, group.preset, triples)] = None
         return list(out)
 
     @staticmethod

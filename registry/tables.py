@@ -2,7 +2,8 @@
 
 :func:`summary` is the flat table of ``slide-bench run``. :func:`paper_tables` builds the paper's
 layout: one table per (pretrainer, preset); columns are (dataset, metric) pairs, F1-Mi and F1-Ma by
-default; each row is a method, i.e. a (slimmer, head) pair, labelled by the spec's ``[labels]``
+default; each row is a method, i.e. a (slimmer, head) pair and its options, labelled by the ``row_label`` column
+(a spec group's ``label``) where set, else by the spec's ``[labels]``
 when given, else by the slimmer's name when the whole table shares one head (Table 1), by the
 head's name when it shares one slimmer, and ``slimmer/head`` otherwise. Cells are mean ± population
 std over the ``ok`` runs (pretraining × fine-tuning seeds); ``(k/n)`` marks cells where only k of n
@@ -99,8 +100,10 @@ def paper_tables(
     metrics: Iterable[str] = tuple(METRICS),
     label: Callable[[str, str], str | None] = lambda slimmer, head: None,
     reference: pd.DataFrame | None = None,
+    mark: Callable[[pd.DataFrame, str], str] | None = None,
 ) -> list[PaperTable]:
-    """Paper-shaped tables from the store's frame (all statuses); ``label(slimmer, head)`` names rows."""
+    """Paper-shaped tables from the store's frame (all statuses); ``label(slimmer, head)`` names rows;
+    ``mark(cell runs, metric)`` appends a marker to a cell (see :func:`registry.compare.significance_marker`)."""
     metrics = list(metrics)
     tables = []
     df = df.assign(setting=df["config"].map(_setting))
@@ -114,6 +117,11 @@ def paper_tables(
         one_head, one_slimmer = part["head"].nunique() == 1, part["slimmer"].nunique() == 1
         names = {}
         for slimmer, head, variant in methods:
+            runs = part[(part["slimmer"] == slimmer) & (part["head"] == head) & (part["variant"] == variant)]
+            given = runs["row_label"].dropna() if "row_label" in runs else pd.Series(dtype=object)
+            if len(given):  # a spec group's own label
+                names[slimmer, head, variant] = str(given.iloc[0])
+                continue
             name = label(slimmer, head) or (slimmer if one_head else head if one_slimmer else f"{slimmer}/{head}")
             names[slimmer, head, variant] = name + (f" #{variant + 1}" if variant else "")
         columns = pd.MultiIndex.from_product([datasets, [METRICS.get(m, m) for m in metrics]])
@@ -125,6 +133,7 @@ def paper_tables(
                 cell = sel[sel["dataset"] == dataset]
                 for metric in metrics:
                     text = _cell(cell, metric) if len(cell) else ""
+                    text += mark(cell, metric) if mark is not None and len(cell) else ""
                     found = ref(pretrainer, dataset, slimmer, head, metric) if len(cell) else None
                     row.append(text if found is None else f"{text} [ref {found['mean']:.2f}{_std(found)}]")
                 pct = cell.loc[cell["status"] == "ok", "param_change_pct"] if "param_change_pct" in cell else pd.Series()
@@ -141,7 +150,8 @@ def paper_tables(
         notes = [f"ref: {source}" for source in sorted(ref.used)]
         if reference is not None and preset != "official":
             notes.append("no reference values: they are of the official configurations, not this preset")
-        if part["variant"].max() > 0:
+        if any(variant and names[slimmer, head, variant].endswith(f" #{variant + 1}")
+               for slimmer, head, variant in names):
             notes.append("#n: the same method run with other options (pass a spec to select one setting)")
         tables.append(PaperTable(f"{pretrainer} (preset {preset}, {int((part['status'] == 'ok').sum())} runs ok)",
                                  frame, notes))

@@ -108,3 +108,21 @@ def test_component_versions_are_selectable():
         compare(both, "head=slide", "head=full")
     (result,) = compare(both, "head=slide,head.version=2", "head=full")
     assert result.mean_diff == pytest.approx(5.0)
+
+
+def test_table_marks_significant_cells():
+    from registry.compare import significance_marker
+    from registry.tables import paper_tables, render_tables
+
+    base = {0: 70.0, 1: 80.0, 2: 75.0, 3: 85.0, 4: 78.0}
+    rng = np.random.default_rng(3)
+    df = frame({("slide", True): {s: [v + 2.0 + 0.1 * rng.normal()] for s, v in base.items()},
+                ("lora", True): {s: [v + rng.normal()] for s, v in base.items()},
+                ("full", True): {s: [v] for s, v in base.items()}})
+    df = df.assign(key=[f"run{i}" for i in range(len(df))], preset="official", param_change_pct=0.0)
+    mark = significance_marker(df, "head=full")
+    cells = {head: mark(df[df["head"] == head], "test_micro_f1") for head in ("slide", "lora", "full")}
+    assert cells == {"slide": " ▲", "lora": " =", "full": ""}
+    assert significance_marker(df, "head=slide")(df[df["head"] == "full"], "test_micro_f1") == " ▼"
+    text = render_tables(paper_tables(df, ["test_micro_f1"], mark=mark))
+    assert "▲" in text and text.count("▼") == 0

@@ -263,3 +263,33 @@ def test_kill_and_resume_loses_and_duplicates_nothing(registry, tmp_path):
     final = rows(store)
     assert final["key"].is_unique and set(final["key"]) == expected and set(final["status"]) == {"ok"}
     pd.testing.assert_frame_equal(final.set_index("key").loc[snapshots[-1].index], snapshots[-1])
+
+
+def test_group_label_names_its_rows(registry, tmp_path, capsys):
+    """Two groups of the same slimmer/head that differ in options: the labelled one gets its own row name."""
+    text = """name = "labelled"
+datasets = ["Cora"]
+pretrainers = ["graphmae"]
+[set]
+pretrain = {epochs = 2, num_hidden = 8, num_heads = 2}
+[labels]
+"original/linear" = "LP"
+[[group]]
+heads = ["linear"]
+[[group]]
+heads = ["linear"]
+label = "LP, 2 epochs"
+[group.set]
+head.epochs = 2
+"""  # Cora: the table command builds the installed registry, without this module's toy plugin
+    path = tmp_path / "labelled.toml"
+    path.write_text(text)
+    s = MatrixSpec.load(path)
+    assert [g.label for g in s.groups] == [None, "LP, 2 epochs"]
+    make_runner(registry, tmp_path).run(s.cells(registry))
+    capsys.readouterr()
+    assert cli.main(["table", str(path), "--store", str(tmp_path / "results.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "| LP, 2 epochs " in out and "| LP " in out and "#2" not in out and "#n" not in out
+    with pytest.raises(ConfigError, match="label must be a string"):
+        MatrixSpec.from_dict({"datasets": ["toy"], "pretrainers": ["graphmae"], "group": [{"label": 3}]}, "bad")

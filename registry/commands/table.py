@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from registry.commands.common import add_store_argument, default_store
+from registry.compare import significance_marker
 from registry.errors import ConfigError
 from registry.hookspecs import hookimpl
 from registry.plugins import build_registry
@@ -28,9 +29,15 @@ def table(args: argparse.Namespace) -> int:
     if args.spec:
         spec = MatrixSpec.load(args.spec)
         registry = build_registry()
-        keys = [r.key for r in Runner(registry, store, None, None).plan(spec.cells(registry), force=True)[0]]
+        keys, row_labels = [], {}
+        for group in spec.groups:
+            planned = Runner(registry, store, None, None).plan(spec.group_cells(registry, group), force=True)[0]
+            keys += [r.key for r in planned]
+            row_labels.update({r.key: group.label for r in planned if group.label})
         label = spec.label
     df = store.frame(keys)
+    if keys is not None:
+        df = df.assign(row_label=df["key"].map(row_labels)) if len(df) else df
     for column, wanted in (("dataset", args.dataset), ("pretrainer", args.pretrainer)):
         if wanted:
             df = df[df[column].map(normalize).isin({normalize(w) for w in wanted})]
@@ -39,7 +46,13 @@ def table(args: argparse.Namespace) -> int:
         known = sorted(c for c in df.columns if df[c].dtype.kind in "fi" and c not in ("seed", "finetune_seed"))
         raise ConfigError(f"Unknown metric(s) {', '.join(missing)}. Known: {', '.join(known)}")
     reference = load_reference() if args.vs_reference else None
-    print(render_tables(paper_tables(df, args.metric, label, reference), args.format), end="")
+    mark = significance_marker(df, args.mark_vs, args.alpha) if args.mark_vs else None
+    tables = paper_tables(df, args.metric, label, reference, mark)
+    if mark is not None:
+        for table in tables:
+            table.notes.append(f"▲ / ▼: better / worse than {args.mark_vs} (paired t over pretraining seeds, "
+                               f"α = {args.alpha}); =: no detectable difference")
+    print(render_tables(tables, args.format), end="")
     return 0
 
 
@@ -55,5 +68,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pretrainer", action="append", default=[], help="only these pretrainers (repeatable)")
     p.add_argument("--metric", nargs="+", default=list(METRICS),
                    help=f"metric columns under each dataset (default: {' '.join(METRICS)})")
+    p.add_argument("--mark-vs", default=None, metavar="METHOD",
+                   help="mark cells significantly better (▲) or worse (▼) than this method, e.g. head=full,slim=original")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of --mark-vs (default 0.05)")
     add_store_argument(p)
     p.set_defaults(func=table)
