@@ -27,7 +27,8 @@ def feature_dropout(x: Tensor, dropout: nn.Dropout) -> Tensor:
     """``dropout(x)`` for dense and CSR inputs alike."""
     if x.layout != torch.sparse_csr:
         return dropout(x)
-    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), dropout(x.values()), x.shape)
+    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), dropout(x.values()), x.shape,
+                                   check_invariants=False)
 
 
 def select_rows(x: Tensor, index: Tensor) -> Tensor:
@@ -41,4 +42,5 @@ def select_rows(x: Tensor, index: Tensor) -> Tensor:
     total = int(new_crow[-1])
     within = torch.arange(total, device=crow.device) - torch.repeat_interleave(new_crow[:-1], counts, output_size=total)
     positions = torch.repeat_interleave(starts, counts, output_size=total) + within
-    return torch.sparse_csr_tensor(new_crow, col[positions], values[positions], (index.numel(), x.size(1)))
+    return torch.sparse_csr_tensor(new_crow, col[positions], values[positions], (index.numel(), x.size(1)),
+                                   check_invariants=False)
