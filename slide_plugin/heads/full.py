@@ -76,7 +76,8 @@ class FullFineTune(Head):
             torch.optim.Adam(encoder.parameters(), lr=options.encoder_lr, weight_decay=options.encoder_weight_decay),
         ]
         tracker = FitTracker(ctx.device, data.num_classes, budget_steps=options.budget_steps)
-        batches = len(train_batches(train, options.batch_size))
+        n_train = int(train.sum())
+        batches = 1 if options.batch_size is None else -(-n_train // options.batch_size)  # no RNG draw
         epochs = planned_epochs(options.epochs, options.budget_steps, batches)
         for epoch in ctx.progress(range(epochs), desc="full fine-tune", unit="epoch", leave=False):
             tracker.start_epoch()
