@@ -18,7 +18,8 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.heads.linear import train_batches
-from slide_plugin.heads.training import FitTracker, make_classifier, model_features, planned_epochs
+from slide_plugin.heads.training import (FitTracker, check_budget_steps, make_classifier, model_features,
+                                         planned_epochs)
 
 
 @dataclass
@@ -33,8 +34,7 @@ class FullOptions:
     budget_steps: int | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
 
     def __post_init__(self) -> None:
-        if self.budget_steps is not None and self.budget_steps < 1:
-            raise ValueError(f"budget_steps must be at least 1 (or None), got {self.budget_steps}")
+        check_budget_steps(self.budget_steps)
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 (or None), got {self.batch_size}")
 

@@ -23,8 +23,8 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.decorrelation import SampleReweighter
-from slide_plugin.heads.training import (FitTracker, batch_forward, make_classifier, model_features, planned_epochs,
-                                         receptive_hops)
+from slide_plugin.heads.training import (FitTracker, batch_forward, check_budget_steps, make_classifier,
+                                         model_features, planned_epochs, receptive_hops)
 
 
 @dataclass
@@ -60,8 +60,7 @@ class SlideOptions:
             raise ValueError("lambda0 and lrbl must be > 0")
         if not 0.0 <= self.presave_ratio <= 1.0:
             raise ValueError(f"presave_ratio must be in [0, 1], got {self.presave_ratio}")
-        if self.budget_steps is not None and self.budget_steps < 1:
-            raise ValueError(f"budget_steps must be at least 1 (or None), got {self.budget_steps}")
+        check_budget_steps(self.budget_steps)
 
 
 def _settings(batch: int, memory: int, head: tuple[float, float], encoder: tuple[float, float], epochs: int,

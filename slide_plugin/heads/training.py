@@ -25,6 +25,12 @@ def make_classifier(in_dim: int, num_classes: int) -> nn.Linear:
     return linear
 
 
+def check_budget_steps(budget_steps: int | None) -> None:
+    """Options' validation of ``budget_steps``: None or at least one step."""
+    if budget_steps is not None and budget_steps < 1:
+        raise ValueError(f"budget_steps must be at least 1 (or None), got {budget_steps}")
+
+
 def planned_epochs(epochs: int, budget_steps: int | None, batches_per_epoch: int) -> int:
     """``epochs``; with a step budget, as many epochs as ``budget_steps`` optimiser steps take at
     ``batches_per_epoch`` (the last one may stop early: see :attr:`FitTracker.budget_spent`)."""
@@ -115,10 +121,10 @@ def receptive_hops(encoder: nn.Module) -> int | None:
 
 def batch_forward(encoder: nn.Module, x: Tensor, edge_index: Tensor, nodes: Tensor, hops: int | None,
                   max_fraction: float = 0.5) -> Tensor:
-    """Embeddings ``[len(nodes), d]`` of ``nodes`` (features ``x`` dense or CSR), computed on their ``hops``-hop subgraph (the same
-    rows as a full-graph forward), or on the full graph when ``hops`` is None, when the subgraph holds
-    more than ``max_fraction`` of the nodes, or when a batch norm in training mode would take its
-    statistics over the nodes it sees."""
+    """Embeddings ``[len(nodes), d]`` of ``nodes`` (features ``x`` dense or CSR), computed on their
+    ``hops``-hop subgraph (the same rows as a full-graph forward), or on the full graph when ``hops`` is
+    None, when the subgraph holds more than ``max_fraction`` of the nodes, or when a batch norm in
+    training mode would take its statistics over the nodes it sees."""
     num_nodes = x.size(0)
     if hops is not None and not _batch_statistics(encoder):
         subset, sub_edges, mapping, _ = k_hop_subgraph(nodes, hops, edge_index, relabel_nodes=True,
