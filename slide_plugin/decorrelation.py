@@ -25,27 +25,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 
-def draw_rff(dim: int, num_f: int, sigma: float = 1.0, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
-    """One draw of the RFF parameters: frequencies ``omega [num_f]`` ~ N(0, 1/sigma²) shared by all
-    dimensions and phases ``phi [dim, num_f]`` ~ U(0, 2π), one per dimension and Fourier index."""
-    omega = torch.randn(num_f, device=device) / sigma
-    phi = 2 * math.pi * torch.rand(dim, num_f, device=device)
+def draw_rff(dim: int, num_f: int, sigma: float = 1.0, device: torch.device | None = None,
+             draws: int | None = None) -> tuple[Tensor, Tensor]:
+    """RFF parameters: frequencies ``omega [num_f]`` ~ N(0, 1/sigma²) shared by all dimensions and phases
+    ``phi [dim, num_f]`` ~ U(0, 2π), one per dimension and Fourier index; with ``draws``, that many
+    independent draws stacked along a new first dimension."""
+    shape = () if draws is None else (draws,)
+    omega = torch.randn(*shape, num_f, device=device) / sigma
+    phi = 2 * math.pi * torch.rand(*shape, dim, num_f, device=device)
     return omega, phi
 
 
 def rff_map(z: Tensor, omega: Tensor, phi: Tensor) -> Tensor:
-    r"""``z [n, d]`` → ``[n, d, num_f]``: :math:`m = \omega z + \varphi`, min-max normalised per row
-    and Fourier index across the ``d`` dimensions onto :math:`[0, \pi/2]`, then
-    :math:`\sqrt{2/F}\,(\cos m + \sin m)`; every value lies in :math:`[\sqrt{2/F}, 2/\sqrt{F}]`."""
-    mid = z.unsqueeze(-1) * omega + phi
-    mid = mid - mid.amin(dim=1, keepdim=True)
-    mid = mid / mid.amax(dim=1, keepdim=True).clamp_min(1e-12) * (math.pi / 2)
-    return math.sqrt(2.0 / omega.numel()) * (torch.cos(mid) + torch.sin(mid))
+    r"""``z [n, d]`` → ``[..., n, d, num_f]`` for ``omega [..., num_f]`` and ``phi [..., d, num_f]`` (leading
+    dimensions: independent draws): :math:`m = \omega z + \varphi`, min-max normalised per row and Fourier
+    index across the ``d`` dimensions onto :math:`[0, \pi/2]`, then :math:`\sqrt{2/F}\,(\cos m + \sin m)`;
+    every value lies in :math:`[\sqrt{2/F}, 2/\sqrt{F}]`."""
+    mid = z.unsqueeze(-1) * omega.unsqueeze(-2).unsqueeze(-2) + phi.unsqueeze(-3)
+    mid = mid - mid.amin(dim=-2, keepdim=True)
+    mid = mid / mid.amax(dim=-2, keepdim=True).clamp_min(1e-12) * (math.pi / 2)
+    return (2.0 / math.sqrt(omega.size(-1))) * torch.sin(mid + math.pi / 4)  # √2 (cos + sin) = 2 sin(· + π/4)
 
 
 def random_fourier_features(z: Tensor, num_f: int = 1, sigma: float = 1.0) -> Tensor:
@@ -65,19 +70,79 @@ def _off_diagonal(cov: Tensor) -> Tensor:
     return off
 
 
+def use_gram(n: int, d: int) -> bool:
+    """Whether the ``n × n`` Gram form of the balance loss is cheaper than the ``d × d`` covariance form
+    (one ``n²d`` product per draw, made once per batch, against two ``nd²`` ones per step)."""
+    return n < 2 * d
+
+
+def centred(features: Tensor) -> Tensor:
+    r"""``features [..., n, d, F]`` minus their unweighted row mean. For weights on the simplex the
+    covariance, hence the balance loss, does not change (:math:`S\mathbf{1} = 0`), and its gradient changes
+    by a constant, which the softmax over the weights removes; float32 sums stay small (the Gram form
+    would otherwise cancel terms of size ``d``)."""
+    return features - features.mean(dim=-3, keepdim=True)
+
+
+class GramTerms(NamedTuple):
+    """What the Gram form of the balance loss needs that does not depend on the weights, for centred
+    features ``U_f [n, d]`` (one per Fourier index f): ``grams [..., F, 2n, n]`` holds the row Gram matrix
+    ``G_f = U_f U_fᵀ`` above ``G_f ∘ G_f``; ``powers [..., n, F, 2d]`` holds ``U_f²`` beside ``U_f``."""
+
+    grams: Tensor
+    powers: Tensor
+
+
+def gram_terms(features: Tensor) -> GramTerms:
+    """:class:`GramTerms` of ``features [..., n, d, F]`` (leading dimensions: independent draws), centred."""
+    u = centred(features).transpose(-2, -1)  # [..., n, F, d]
+    per_f = u.movedim(-3, -2)  # [..., F, n, d]
+    gram = per_f @ per_f.transpose(-2, -1)
+    return GramTerms(torch.cat([gram, gram * gram], dim=-2), torch.cat([u * u, u], dim=-1))
+
+
+def _moments(powers: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """Weighted means ``[F, d]`` and variances ``[F, d]`` from ``powers [n, F, 2d]``."""
+    squares, mean = (p @ powers.flatten(1)).view(powers.shape[1:]).chunk(2, dim=-1)
+    return mean, squares - mean * mean
+
+
 def balance_loss(features: Tensor, p: Tensor) -> Tensor:
-    """Σ over Fourier indices of Σ_{i≠j} C_ij², with ``features [n, d, num_f]`` and weights ``p [n]`` (sum 1)."""
-    return _off_diagonal(weighted_covariance(features.permute(2, 0, 1), p)).pow(2).sum()
+    r"""Σ over Fourier indices of Σ_{i≠j} C_ij², with ``features [n, d, num_f]`` and weights ``p [n]`` (sum 1).
+    For ``n < 2d`` it is computed as :math:`\mathrm{tr}((SG)^2) - \sum_i C_{ii}^2` with the Gram matrix
+    :math:`G = UU^\top` and :math:`S = \mathrm{diag}(p) - pp^\top` (since :math:`C = U^\top S U`)."""
+    if not use_gram(*features.shape[:2]):
+        return _off_diagonal(weighted_covariance(features.permute(2, 0, 1), p)).pow(2).sum()
+    terms = gram_terms(features)
+    gram = terms.grams[:, : p.numel()]  # [F, n, n]
+    sg = p.unsqueeze(-1) * (gram - (p @ gram).unsqueeze(-2))
+    return (sg * sg.transpose(-2, -1)).sum() - _moments(terms.powers, p)[1].pow(2).sum()
 
 
 def balance_loss_grad(features: Tensor, p: Tensor) -> Tensor:
-    r"""Gradient ``[n]`` of :func:`balance_loss` with respect to ``p``, in closed form:
-    :math:`\partial L / \partial p_k = \sum_f (u_k - 2\bar u)^\top G\, u_k` with
-    :math:`G = 2\,\mathrm{offdiag}(C)` (what autograd gives, without its per-step overhead)."""
+    r"""Gradient ``[n]`` of :func:`balance_loss` with respect to ``p`` (what autograd gives, without its
+    per-step overhead), for ``features [n, d, num_f]``, in the covariance form:
+    :math:`\partial L / \partial p_k = \sum_f (u_k - 2\bar u)^\top G\, u_k` with :math:`G = 2\,\mathrm{offdiag}(C)`."""
     u = features.permute(2, 0, 1)  # [F, n, d]
     mean = p @ u
     grad_cov = 2 * _off_diagonal(weighted_covariance(u, p))
     return ((u @ grad_cov) * (u - 2 * mean.unsqueeze(-2))).sum(dim=(0, 2))
+
+
+def gram_balance_loss_grad(terms: GramTerms, p: Tensor) -> Tensor:
+    r""":func:`balance_loss_grad` in the ``n × n`` form, from the features' :class:`GramTerms` (one draw):
+    :math:`2\,\mathrm{diag}(H) - 4Hp` with :math:`H = GSG`, so :math:`\mathrm{diag}(H) = (G \circ G)p - g^{\circ 2}`
+    and :math:`Hp = G(p \circ g) - (p^\top g)\, g` for :math:`g = Gp`, minus the diagonal's share
+    :math:`2\,(u_k^{\circ 2} - 2 m \circ u_k)^\top a` (``m``, ``a``: the weighted means and variances).
+    The features are centred, so it differs from autograd's by a constant (see :func:`centred`)."""
+    n = p.numel()
+    g, gram_squared_p = (terms.grams @ p).split(n, dim=-1)  # [F, n] each
+    g_p = (terms.grams[:, :n] @ (p * g).unsqueeze(-1)).squeeze(-1)  # G (p ∘ g)
+    mean, variances = _moments(terms.powers, p)
+    coefficients = torch.cat([variances, -2 * variances * mean], dim=-1)  # [F, 2d]
+    diagonal = (terms.powers.transpose(0, 1) @ coefficients.unsqueeze(-1)).squeeze(-1)  # [F, n]
+    total = (gram_squared_p - diagonal).sub_(g_p, alpha=2).addcmul_(g, (2 * (g @ p)).unsqueeze(-1) - g)
+    return 2 * total.sum(dim=0)
 
 
 def effective_sample_size(w: Tensor) -> float:
@@ -131,25 +196,40 @@ class SampleReweighter:
     def lambda_at(self, epoch: int) -> float:
         return self.lambda0 * max(self.lambda_decay_rate ** (epoch // self.lambda_decay_epoch), self.min_lambda_times)
 
+    @torch.inference_mode()
     def learn(self, z: Tensor, epoch: int) -> Tensor:
         """Optimal logits ``θ [b]`` for the batch ``z [b, d]`` (detached) given the memory: ``epochb``
-        steps of SGD with momentum 0.9 (as ``torch.optim.SGD``) on closed-form gradients."""
+        steps of SGD with momentum 0.9 (as ``torch.optim.SGD``) on closed-form gradients. Each step has
+        its own RFF draw; the draws are taken up front so that, in the Gram form, every step's features
+        and Gram matrices come from one batched product. Runs in inference mode (no autograd bookkeeping
+        on its hundreds of small operations); the logits come back as an inference tensor."""
         b = z.size(0)
         features = torch.cat([z.detach(), self.features])
+        omegas, phis = draw_rff(features.size(1), self.num_f, self.sigma, z.device, draws=self.epochb)
+        if use_gram(*features.shape):
+            terms = gram_terms(rff_map(features, omegas, phis))  # every step's draw at once
+
+            def grad_at(step: int, p: Tensor) -> Tensor:
+                return gram_balance_loss_grad(GramTerms(terms.grams[step], terms.powers[step]), p)
+        else:  # one draw's features at a time: n may be large
+
+            def grad_at(step: int, p: Tensor) -> Tensor:
+                return balance_loss_grad(rff_map(features, omegas[step], phis[step]), p)
+
         theta = torch.ones(b, device=z.device)
         velocity = torch.zeros_like(theta)
         lam = self.lambda_at(epoch)
         for step in range(self.epochb):
             lr = self.lrbl * 0.1 ** int(step // (self.epochb * 0.5))
             p = torch.softmax(torch.cat([theta, self.logits]), dim=0)
-            rff = random_fourier_features(features, self.num_f, self.sigma)
-            grad_p = balance_loss_grad(rff, p) / lam
+            grad_p = grad_at(step, p)
             grad = p[:b] * (grad_p[:b] - p @ grad_p)  # through the softmax over batch and memory
+            grad.div_(lam)
             s = torch.softmax(theta, dim=0)
-            grad_s = self.decay_pow * s.pow(self.decay_pow - 1)  # Σ s^q regulariser
-            grad = grad + s * (grad_s - s @ grad_s)
-            velocity = grad if step == 0 else 0.9 * velocity + grad
-            theta = theta - lr * velocity
+            grad_s = s.pow(self.decay_pow - 1).mul_(self.decay_pow)  # Σ s^q regulariser
+            grad.addcmul_(s, grad_s - s @ grad_s)
+            velocity.mul_(0.9).add_(grad)  # torch.optim.SGD's momentum (the first step sets it to grad)
+            theta.sub_(velocity, alpha=lr)
         return theta
 
     def update_memory(self, z: Tensor, theta: Tensor) -> None:
@@ -165,14 +245,14 @@ class SampleReweighter:
         """Weights ``w [b]`` (non-negative, Σw = b) for the batch ``z [b, d]`` at outer epoch ``epoch``,
         and diagnostics: weight min/max/std, effective sample size over b, and the batch's balance loss
         under uniform and under the learned weights (same RFF draws for both, averaged)."""
-        theta = self.learn(z, epoch)
+        theta = self.learn(z, epoch).clone()  # a normal tensor, so the loss may save the weights for backward
         self.update_memory(z, theta)
         b = z.size(0)
         p = torch.softmax(theta, dim=0)
         w = b * p
-        with torch.no_grad():  # the draws side by side as extra Fourier indices: one batched covariance
-            rff = torch.cat([random_fourier_features(z.detach(), self.num_f, self.sigma)
-                             for _ in range(self.diagnostic_draws)], dim=-1)
+        with torch.inference_mode():  # the draws side by side as extra Fourier indices: one batched loss
+            omegas, phis = draw_rff(z.size(1), self.num_f, self.sigma, z.device, draws=self.diagnostic_draws)
+            rff = rff_map(z.detach(), omegas, phis).movedim(0, -2).flatten(-2)  # [b, d, draws * num_f]
             before = float(balance_loss(rff, torch.full_like(p, 1.0 / b))) / self.diagnostic_draws
             after = float(balance_loss(rff, p)) / self.diagnostic_draws
         diagnostics = dict(weight_min=float(w.min()), weight_max=float(w.max()), weight_std=float(w.std()) if b > 1 else 0.0,

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear as PyGLinear
 
+from slide_plugin.nn.sparse import linear
+
 LINEAR_TYPES = (nn.Linear, PyGLinear)
 
 
@@ -42,7 +44,7 @@ class LoRALinear(nn.Module):
         return self.base.weight + self.scale * self.lora_b @ self.lora_a
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.base(x) + self.scale * (x @ self.lora_a.t()) @ self.lora_b.t()
+        return self.base(x) + self.scale * linear(x, self.lora_a) @ self.lora_b.t()
 
 
 def apply_lora(module: nn.Module, rank: int, alpha: float) -> list[nn.Parameter]:

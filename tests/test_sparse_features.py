@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch_geometric.utils import k_hop_subgraph
-from test_slide_head import gcn_block_encoder, tiny_encoder
+from test_slide_head import block_extra_hops, gcn_block_encoder, tiny_encoder
 
-from slide_plugin.heads.training import batch_forward, model_features, receptive_hops
+from slide_plugin.heads.training import batch_forward, model_features
+from slide_plugin.nn.receptive import receptive_field
 from slide_plugin.lora import apply_lora
-from slide_plugin.nn.sparse import feature_dropout, select_rows, sparse_features
+from slide_plugin.nn.sparse import accept_sparse_input, feature_dropout, linear, select_rows, sparse_features
 
 
 def bag_of_words(n: int = 300, features: int = 12, density: float = 0.04, seed: int = 0) -> torch.Tensor:
@@ -83,8 +83,36 @@ def test_batch_rows_from_sparse_features(make):
     x, edge_index = bag_of_words(), graph(per_node=1)
     encoder = make().eval()
     nodes = torch.tensor([3, 17, 250])
-    assert k_hop_subgraph(nodes, receptive_hops(encoder), edge_index, num_nodes=300)[0].numel() < 150
+    assert receptive_field(nodes, edge_index, 300, block_extra_hops(encoder)).nodes.numel() < 150
     with torch.no_grad():
         full = encoder(x, edge_index)[nodes]
-        batch = batch_forward(encoder, x.to_sparse_csr(), edge_index, nodes, receptive_hops(encoder), max_fraction=1.0)
+        batch = batch_forward(encoder, x.to_sparse_csr(), edge_index, nodes)
     torch.testing.assert_close(batch, full, rtol=1e-4, atol=1e-5)
+
+
+def test_sparse_linear_matches_dense_forward_and_weight_gradient():
+    x = bag_of_words(n=50)
+    weight, bias = torch.randn(7, 12, requires_grad=True), torch.randn(7, requires_grad=True)
+    grads = []
+    for features in (x, x.to_sparse_csr()):
+        weight.grad = bias.grad = None
+        out = linear(features, weight, bias)
+        (out * torch.arange(7.0)).sum().backward()
+        grads.append((out.detach(), weight.grad.clone(), bias.grad.clone()))
+    for sparse, dense in zip(grads[1], grads[0]):
+        torch.testing.assert_close(sparse, dense, rtol=1e-5, atol=1e-5)
+
+
+def test_accept_sparse_input_keeps_the_module_and_its_parameters():
+    from torch_geometric.nn import GATConv
+
+    torch.manual_seed(0)
+    conv = GATConv(12, 4, heads=2)
+    lin, weight = conv.lin, conv.lin.weight.detach().clone()
+    accept_sparse_input(conv.lin)
+    assert conv.lin is lin and torch.equal(conv.lin.weight, weight)
+    assert list(conv.state_dict()) == list(GATConv(12, 4, heads=2).state_dict())
+    x = bag_of_words()
+    torch.testing.assert_close(conv.lin(x.to_sparse_csr()), conv.lin(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError):
+        accept_sparse_input(nn.Linear(3, 3))

@@ -18,7 +18,7 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.heads.linear import train_batches
-from slide_plugin.heads.training import (FitTracker, check_budget_steps, make_classifier, model_features,
+from slide_plugin.heads.training import (FitTracker, adam, check_budget_steps, make_classifier, model_features,
                                          planned_epochs)
 
 
@@ -41,7 +41,7 @@ class FullOptions:
 
 class FullFineTune(Head):
     name = "full"
-    version = "2"  # 2: sparse CSR features for bag-of-words inputs (other dropout draws)
+    version = "3"  # 3: fused Adam, COO backward of the sparse projection (float-level changes); 2: sparse CSR features
     description = "full fine-tuning of encoder + linear classifier (full or mini-batch, best-validation epoch)"
     Options = FullOptions
     # Official FT settings, paper.md §1b: SLIDE graphmae/evaluation.py lr_wd_dict + main_transductive.py;
@@ -71,10 +71,8 @@ class FullFineTune(Head):
         x, edge_index = model_features(encoder, data.x.to(ctx.device)), data.edge_index.to(ctx.device)
         y, train = data.y.to(ctx.device), data.train_mask.to(ctx.device)
         classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(ctx.device)
-        optimizers = [
-            torch.optim.Adam(classifier.parameters(), lr=options.head_lr, weight_decay=options.head_weight_decay),
-            torch.optim.Adam(encoder.parameters(), lr=options.encoder_lr, weight_decay=options.encoder_weight_decay),
-        ]
+        optimizers = [adam(classifier.parameters(), options.head_lr, options.head_weight_decay),
+                      adam(encoder.parameters(), options.encoder_lr, options.encoder_weight_decay)]
         tracker = FitTracker(ctx.device, data.num_classes, budget_steps=options.budget_steps)
         n_train = int(train.sum())
         batches = 1 if options.batch_size is None else -(-n_train // options.batch_size)  # no RNG draw

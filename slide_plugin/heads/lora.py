@@ -53,7 +53,7 @@ LORA_OVERRIDES = {key: {k: v for k, v in values.items() if not k.startswith("enc
 
 class LoraHead(Head):
     name = "lora"
-    version = "2"  # 2: SLIDE's loop with two-hop batches for attention encoders and sparse CSR features
+    version = "3"  # 3: SLIDE's loop on layer-wise receptive fields (other dropout draws); 2: sparse CSR features
     description = "LoRA: low-rank adapters on the frozen encoder's linear maps + linear classifier (mini-batch)"
     Options = LoraOptions
     overrides = LORA_OVERRIDES

@@ -23,8 +23,8 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.decorrelation import SampleReweighter
-from slide_plugin.heads.training import (FitTracker, batch_forward, check_budget_steps, make_classifier,
-                                         model_features, planned_epochs, receptive_hops)
+from slide_plugin.heads.training import (FitTracker, adam, batch_forward, check_budget_steps, make_classifier,
+                                         model_features, planned_epochs)
 
 
 @dataclass
@@ -110,13 +110,11 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
     device = ctx.device
     x, edge_index, y = model_features(encoder, data.x.to(device)), data.edge_index.to(device), data.y.to(device)
     train_nodes = data.train_mask.to(device).nonzero().view(-1)
-    hops = receptive_hops(encoder)
     classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(device)
-    optimizers = [torch.optim.Adam(classifier.parameters(), lr=options.head_lr, weight_decay=options.head_weight_decay)]
+    optimizers = [adam(classifier.parameters(), options.head_lr, options.head_weight_decay)]
     encoder_params = [p for p in encoder_params if p.requires_grad]
     if encoder_params:
-        optimizers.append(torch.optim.Adam(encoder_params, lr=options.encoder_lr,
-                                           weight_decay=options.encoder_weight_decay))
+        optimizers.append(adam(encoder_params, options.encoder_lr, options.encoder_weight_decay))
     reweighter = SampleReweighter(
         encoder.embedding_dim, options.memory_size, options.lrbl, options.epochb, options.presave_ratio,
         options.lambda0, options.lambda_decay_rate, options.lambda_decay_epoch, num_f=options.num_rff,
@@ -134,7 +132,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
         for nodes in shuffled.split(options.batch_size):
             if tracker.budget_spent:
                 break
-            z = batch_forward(encoder, x, edge_index, nodes, hops)
+            z = batch_forward(encoder, x, edge_index, nodes)
             losses = F.cross_entropy(classifier(z), y[nodes], reduction="none")
             if reweighter is not None and epoch > 0:  # no re-weighting in the first epoch
                 weights, diagnostics = reweighter(z.detach(), epoch + options.lambda_epoch_offset)
@@ -160,7 +158,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
 
 class SlideHead(Head):
     name = "slide"
-    version = "2"  # 2: two-hop batches for attention encoders, sparse CSR features (other dropout draws)
+    version = "3"  # 3: layer-wise receptive fields (other dropout draws), Gram-form weight learner, fused Adam; 2: CSR features
     description = "SLIDE: fine-tune a slimmed encoder + linear classifier on a de-correlation re-weighted loss"
     default_slimmer = "2-half"
     Options = SlideOptions

@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
-from torch_geometric.utils import k_hop_subgraph
 
 from registry.device import peak_memory_mb, reset_peak_memory, synchronize
 from registry.metrics import BestValidation, count_parameters, f1_tensor
+from slide_plugin.nn.receptive import receptive_field
 from slide_plugin.nn.sparse import select_rows, sparse_features
 
 
@@ -23,6 +24,14 @@ def make_classifier(in_dim: int, num_classes: int) -> nn.Linear:
     nn.init.xavier_uniform_(linear.weight)
     nn.init.zeros_(linear.bias)
     return linear
+
+
+def adam(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.Adam:
+    """Adam for a head's parameters, fused into one kernel per step where torch has one (CPU and CUDA
+    floating-point tensors: the same update, about 3× faster on CPU than the per-tensor loop)."""
+    params = list(params)
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
 def check_budget_steps(budget_steps: int | None) -> None:
@@ -108,30 +117,22 @@ def model_features(encoder: nn.Module, x: Tensor) -> Tensor:
     return sparse_features(x) if getattr(encoder, "accepts_sparse_features", False) else x
 
 
-def receptive_hops(encoder: nn.Module) -> int | None:
-    """Hops of a batch's exact receptive field: one per message-passing block, plus the largest
-    ``extra_hops`` of its blocks (1 for a block that does not declare it, such as a bare PyG conv:
-    a degree-normalised layer needs its neighbours' full degrees); None (use the full graph) when
-    the encoder does not expose its ``blocks``."""
+def batch_forward(encoder: nn.Module, x: Tensor, edge_index: Tensor, nodes: Tensor) -> Tensor:
+    """Embeddings ``[len(nodes), d]`` of the distinct ``nodes`` (features ``x`` dense or CSR), equal to the
+    rows of a full-graph forward, computed on their receptive field (:mod:`slide_plugin.nn.receptive`)
+    when the encoder exposes its ``blocks`` (a block that does not declare ``extra_hops``, such as a bare
+    PyG conv, counts one: a degree-normalised layer reads its neighbours' full degrees): layer by layer
+    when it has ``forward_field`` (:class:`~slide_plugin.nn.StackEncoder`), else as one subgraph. The
+    full graph when it has no ``blocks`` or a batch norm in training mode would take its statistics over
+    the nodes it sees."""
     blocks = getattr(encoder, "blocks", None)
-    if blocks is None:
-        return None
-    return len(blocks) + max((getattr(block, "extra_hops", 1) for block in blocks), default=0)
-
-
-def batch_forward(encoder: nn.Module, x: Tensor, edge_index: Tensor, nodes: Tensor, hops: int | None,
-                  max_fraction: float = 0.5) -> Tensor:
-    """Embeddings ``[len(nodes), d]`` of ``nodes`` (features ``x`` dense or CSR), computed on their
-    ``hops``-hop subgraph (the same rows as a full-graph forward), or on the full graph when ``hops`` is
-    None, when the subgraph holds more than ``max_fraction`` of the nodes, or when a batch norm in
-    training mode would take its statistics over the nodes it sees."""
-    num_nodes = x.size(0)
-    if hops is not None and not _batch_statistics(encoder):
-        subset, sub_edges, mapping, _ = k_hop_subgraph(nodes, hops, edge_index, relabel_nodes=True,
-                                                       num_nodes=num_nodes)
-        if subset.numel() <= max_fraction * num_nodes:
-            return encoder(select_rows(x, subset), sub_edges)[mapping]
-    return encoder(x, edge_index)[nodes]
+    if blocks is None or _batch_statistics(encoder):
+        return encoder(x, edge_index)[nodes]
+    local = receptive_field(nodes, edge_index, x.size(0), [getattr(block, "extra_hops", 1) for block in blocks])
+    rows = select_rows(x, local.nodes)
+    if hasattr(encoder, "forward_field"):
+        return encoder.forward_field(rows, local)
+    return encoder(rows, local.layer_edges[0])[: local.batch_size]
 
 
 def _batch_statistics(encoder: nn.Module) -> bool:

@@ -50,8 +50,10 @@ class Block(nn.Module):
         return self.heads * self.units
 
     @abstractmethod
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """``[N, in_dim]`` → ``[N, heads * units]``."""
+    def forward(self, x: Tensor, edge_index: Tensor, rows: int | None = None) -> Tensor:
+        """``[N, in_dim]`` → ``[N, heads * units]``; with ``rows``, only the first ``rows`` outputs are
+        wanted (a receptive field's inner nodes, :mod:`slide_plugin.nn.receptive`): a block may return
+        just those and skip the work of the others."""
 
     @abstractmethod
     def sliced(self, in_keep: Tensor | None, unit_keep: Tensor) -> "Block":

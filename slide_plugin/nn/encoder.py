@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from slide_plugin.nn.blocks import Block, build_block
+from slide_plugin.nn.receptive import ReceptiveField
 
 
 class StackEncoder(nn.Module):
@@ -57,14 +58,26 @@ class StackEncoder(nn.Module):
 
     def layer_outputs(self, x: Tensor, edge_index: Tensor) -> list[Tensor]:
         """Every block's output, first to last."""
+        return self._outputs(x, [(edge_index, None)] * len(self.blocks))
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        return self._readout(self.layer_outputs(x, edge_index))
+
+    def forward_field(self, x: Tensor, field: ReceptiveField) -> Tensor:
+        """Embeddings ``[field.batch_size, embedding_dim]`` of a batch from the rows ``x`` of its
+        receptive ``field.nodes``: each block reads only its layer's edges and keeps only the rows the next
+        one reads (:mod:`slide_plugin.nn.receptive`); equal to the batch's rows of :meth:`forward`."""
+        outputs = self._outputs(x, list(zip(field.layer_edges, field.layer_rows)))
+        return self._readout([h[: field.batch_size] for h in outputs])
+
+    def _outputs(self, x: Tensor, layers: list[tuple[Tensor, int | None]]) -> list[Tensor]:
         outputs = []
-        for block in self.blocks:
-            x = block(x, edge_index)
+        for block, (edge_index, rows) in zip(self.blocks, layers):
+            x = block(x, edge_index, rows)[:rows]
             outputs.append(x)
         return outputs
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        outputs = self.layer_outputs(x, edge_index)
+    def _readout(self, outputs: list[Tensor]) -> Tensor:
         z = outputs[-1] if self.readout == "last" else torch.cat(outputs, dim=-1)
         return F.normalize(z, dim=-1) if self.l2_normalize else z
 

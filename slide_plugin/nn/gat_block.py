@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv
 
 from slide_plugin.nn.blocks import Block, make_activation, make_norm, slice_norm
-from slide_plugin.nn.sparse import feature_dropout
+from slide_plugin.nn.sparse import accept_sparse_input, feature_dropout
 
 
 class GATBlock(Block):
@@ -36,11 +36,12 @@ class GATBlock(Block):
                           attn_drop=attn_drop, norm=norm, activation=activation, negative_slope=negative_slope)
         self.feat_drop = nn.Dropout(feat_drop)
         self.conv = GATConv(in_dim, units, heads=heads, dropout=attn_drop, negative_slope=negative_slope)
+        accept_sparse_input(self.conv.lin)
         self.norm = make_norm(norm, heads * units)
         self.activation = make_activation(activation)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        return self.activation(self.norm(self.conv(feature_dropout(x, self.feat_drop), edge_index)))
+    def forward(self, x: Tensor, edge_index: Tensor, rows: int | None = None) -> Tensor:
+        return self.activation(self.norm(self.conv(feature_dropout(x, self.feat_drop), edge_index)[:rows]))
 
     @torch.no_grad()
     def reset_xavier_normal(self, gain: float) -> None:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
 from slide_plugin.nn.blocks import Block, make_activation, make_norm, slice_norm
-from slide_plugin.nn.sparse import feature_dropout
+from slide_plugin.nn.sparse import accept_sparse_input, feature_dropout
 
 
 class GCNBlock(Block):
@@ -34,11 +34,12 @@ class GCNBlock(Block):
                           activation=activation)
         self.dropout = nn.Dropout(dropout)
         self.conv = GCNConv(in_dim, units)
+        accept_sparse_input(self.conv.lin)
         self.norm = make_norm(norm, units)
         self.activation = make_activation(activation)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        return self.activation(self.norm(self.conv(feature_dropout(x, self.dropout), edge_index)))
+    def forward(self, x: Tensor, edge_index: Tensor, rows: int | None = None) -> Tensor:
+        return self.activation(self.norm(self.conv(feature_dropout(x, self.dropout), edge_index)[:rows]))
 
     @torch.no_grad()
     def sliced(self, in_keep: Tensor | None, unit_keep: Tensor) -> "GCNBlock":

@@ -3,12 +3,17 @@ tensors, so that a block's first projection costs O(non-zeros) instead of O(node
 
 Dropout on a sparse input draws only for the stored entries; the entries it leaves alone are zero and
 stay zero under dropout, so the result has the dense dropout's distribution (not its random stream).
+A block's projection of a CSR input goes through :func:`linear`, whose backward multiplies by the
+transposed input as a COO tensor (free to transpose) instead of letting autograd convert the CSR
+matrix to its transpose's layout every step (about 3× faster, from a batch's rows to a full graph).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.nn.dense.linear import Linear as PyGLinear
 
 MAX_DENSITY = 0.05  # sparser inputs than this go sparse
 
@@ -44,3 +49,48 @@ def select_rows(x: Tensor, index: Tensor) -> Tensor:
     positions = torch.repeat_interleave(starts, counts, output_size=total) + within
     return torch.sparse_csr_tensor(new_crow, col[positions], values[positions], (index.numel(), x.size(1)),
                                    check_invariants=False)
+
+
+class _CSRLinear(torch.autograd.Function):
+    """``x @ weight.T`` for a CSR ``x [N, in]`` that needs no gradient; ``weight [out, in]``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:
+        ctx.x = x
+        return F.linear(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor]:
+        x = ctx.x
+        crow = x.crow_indices()
+        rows = torch.repeat_interleave(torch.arange(x.size(0), device=grad.device), crow.diff(),
+                                       output_size=x.col_indices().numel())
+        transposed = torch.sparse_coo_tensor(torch.stack([x.col_indices(), rows]), x.values(), (x.size(1), x.size(0)),
+                                             check_invariants=False)
+        return None, torch.sparse.mm(transposed, grad).t()
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.linear`` for dense and CSR inputs alike (a CSR input gets no gradient)."""
+    if x.layout != torch.sparse_csr:
+        return F.linear(x, weight, bias)
+    out = _CSRLinear.apply(x, weight)
+    return out if bias is None else out + bias
+
+
+class SparseInputLinear(PyGLinear):
+    """PyG's ``Linear`` that takes CSR inputs through :func:`linear`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.layout != torch.sparse_csr:
+            return super().forward(x)
+        return linear(x, self.weight, self.bias)
+
+
+def accept_sparse_input(module: PyGLinear) -> PyGLinear:
+    """Make a conv's ``lin`` a :class:`SparseInputLinear` in place: same object, parameters and
+    initialisation (no random draw), only its forward on CSR inputs changes."""
+    if not isinstance(module, PyGLinear):
+        raise TypeError(f"expected torch_geometric's Linear, got {type(module).__name__}")
+    module.__class__ = SparseInputLinear
+    return module
