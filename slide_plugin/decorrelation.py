@@ -145,9 +145,9 @@ def gram_balance_loss_grad(terms: GramTerms, p: Tensor) -> Tensor:
     return 2 * total.sum(dim=0)
 
 
-def effective_sample_size(w: Tensor) -> float:
-    """(Σw)² / Σw²: equals n for uniform weights, 1 when one sample takes all the weight."""
-    return float(w.sum() ** 2 / w.pow(2).sum())
+def effective_sample_size(w: Tensor) -> Tensor:
+    """(Σw)² / Σw² (0-dim): equals n for uniform weights, 1 when one sample takes all the weight."""
+    return w.sum() ** 2 / w.pow(2).sum()
 
 
 @dataclass
@@ -241,10 +241,11 @@ class SampleReweighter:
         self.features[:n] = r * self.features[:n] + (1 - r) * z[:n].detach()
         self.logits[:n] = r * self.logits[:n] + (1 - r) * theta[:n].detach()
 
-    def __call__(self, z: Tensor, epoch: int) -> tuple[Tensor, dict[str, float]]:
+    def __call__(self, z: Tensor, epoch: int) -> tuple[Tensor, dict[str, Tensor]]:
         """Weights ``w [b]`` (non-negative, Σw = b) for the batch ``z [b, d]`` at outer epoch ``epoch``,
-        and diagnostics: weight min/max/std, effective sample size over b, and the batch's balance loss
-        under uniform and under the learned weights (same RFF draws for both, averaged)."""
+        and diagnostics as 0-dim tensors on ``z``'s device (no host transfer per batch): weight
+        min/max/std, effective sample size over b, and the batch's balance loss under uniform and under
+        the learned weights (same RFF draws for both, averaged)."""
         theta = self.learn(z, epoch).clone()  # a normal tensor, so the loss may save the weights for backward
         self.update_memory(z, theta)
         b = z.size(0)
@@ -253,9 +254,8 @@ class SampleReweighter:
         with torch.inference_mode():  # the draws side by side as extra Fourier indices: one batched loss
             omegas, phis = draw_rff(z.size(1), self.num_f, self.sigma, z.device, draws=self.diagnostic_draws)
             rff = rff_map(z.detach(), omegas, phis).movedim(0, -2).flatten(-2)  # [b, d, draws * num_f]
-            before = float(balance_loss(rff, torch.full_like(p, 1.0 / b))) / self.diagnostic_draws
-            after = float(balance_loss(rff, p)) / self.diagnostic_draws
-        diagnostics = dict(weight_min=float(w.min()), weight_max=float(w.max()), weight_std=float(w.std()) if b > 1 else 0.0,
-                           ess_ratio=effective_sample_size(w) / b, balance_uniform=before, balance_learned=after,
-                           lambda_p=self.lambda_at(epoch))
+            diagnostics = dict(weight_min=w.min(), weight_max=w.max(), weight_std=w.std() if b > 1 else w.new_zeros(()),
+                               ess_ratio=effective_sample_size(w) / b,
+                               balance_uniform=balance_loss(rff, torch.full_like(p, 1.0 / b)) / self.diagnostic_draws,
+                               balance_learned=balance_loss(rff, p) / self.diagnostic_draws)
         return w, diagnostics

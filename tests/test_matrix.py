@@ -18,7 +18,7 @@ import torch
 import matrix_plugin
 from registry import cli
 from registry.cache import EncoderCache
-from registry.errors import ConfigError, UnknownNameError
+from registry.errors import ConfigError
 from registry.plugins import build_registry, make_plugin_manager
 from registry.runner import Runner
 from registry.spec import MatrixSpec, filter_cells, shipped_specs

@@ -16,7 +16,7 @@ from torch import nn
 from torch_geometric.data import Data
 
 import registry.plugins
-from registry import DatasetSpec, Head, NoOptions, Pretrainer, Slimmer, hookimpl, hookspecs
+from registry import DatasetSpec, Head, Pretrainer, Slimmer, hookimpl, hookspecs
 from registry.cli import main
 from registry.errors import PluginError, UnknownNameError
 from registry.metrics import count_parameters, f1_scores

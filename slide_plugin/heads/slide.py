@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from registry import Head, RunContext
@@ -96,11 +96,15 @@ SLIDE_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
-def _epoch_summary(stats: list[dict[str, float]]) -> dict[str, float]:
-    """One line per epoch: extremes of the weights over its batches, means of the rest."""
-    mean = {k: sum(s[k] for s in stats) / len(stats) for k in stats[0]}
-    return mean | {"weight_min": min(s["weight_min"] for s in stats),
-                   "weight_max": max(s["weight_max"] for s in stats), "batches": len(stats)}
+def _epoch_summary(stats: list[dict[str, Tensor]]) -> dict[str, float]:
+    """One line per epoch from the batches' 0-dim diagnostics, in one host transfer: extremes of the
+    weights over its batches, means of the rest."""
+    names = list(stats[0])
+    values = torch.stack([torch.stack([s[name] for s in stats]) for name in names])  # [names, batches]
+    summary = values.mean(dim=1)
+    for name, extreme in (("weight_min", torch.amin), ("weight_max", torch.amax)):
+        summary[names.index(name)] = extreme(values[names.index(name)])
+    return dict(zip(names, summary.tolist())) | {"batches": len(stats)}
 
 
 def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx: RunContext,
@@ -148,7 +152,8 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
             tracker.step(nodes.numel())
         tracker.end_epoch()
         if stats:
-            ctx.log(epoch=epoch, **_epoch_summary(stats))
+            lambda_p = reweighter.lambda_at(epoch + options.lambda_epoch_offset)
+            ctx.log(epoch=epoch, lambda_p=lambda_p, **_epoch_summary(stats))
         encoder.eval()
         classifier.eval()
         with torch.no_grad():
@@ -158,7 +163,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
 
 class SlideHead(Head):
     name = "slide"
-    version = "3"  # 3: layer-wise receptive fields (other dropout draws), Gram-form weight learner, fused Adam; 2: CSR features
+    version = "3"  # 3: layer-wise receptive fields (other dropout draws), Gram-form learner, fused Adam; 2: CSR input
     description = "SLIDE: fine-tune a slimmed encoder + linear classifier on a de-correlation re-weighted loss"
     default_slimmer = "2-half"
     Options = SlideOptions

@@ -10,6 +10,8 @@ matrix to its transpose's layout every step (about 3× faster, from a batch's ro
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -25,7 +27,9 @@ def sparse_features(x: Tensor, max_density: float = MAX_DENSITY) -> Tensor:
         return x
     if x.numel() == 0 or int(torch.count_nonzero(x)) > max_density * x.numel():
         return x
-    return x.to_sparse_csr()
+    with warnings.catch_warnings():  # torch's once-per-process "CSR support is in beta" notice
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return x.to_sparse_csr()
 
 
 def feature_dropout(x: Tensor, dropout: nn.Dropout) -> Tensor:
