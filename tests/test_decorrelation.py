@@ -148,6 +148,7 @@ def test_learned_weights_decorrelate_and_stay_normalised():
     assert diagnostics["balance_learned"] < diagnostics["balance_uniform"]
     assert diagnostics["ess_ratio"] < 1.0 and diagnostics["weight_max"] > diagnostics["weight_min"]
     assert math.isclose(diagnostics["ess_ratio"], effective_sample_size(w) / 64, rel_tol=1e-5)
+    assert all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in diagnostics.values())  # no host copy per batch
 
 
 def test_weak_decorrelation_keeps_weights_near_uniform():
