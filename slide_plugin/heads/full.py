@@ -1,7 +1,9 @@
 """Full fine-tuning: encoder and a new linear classifier trained together, two Adam optimisers.
 
-Full batch by default; with ``batch_size`` every mini-batch of training nodes does a full-graph
-forward and a step on the batch rows' loss (GRACE's and MaskGAE's official FT loops).
+Full batch by default; with ``batch_size``, one step per mini-batch of training nodes (GRACE's and
+MaskGAE's official FT loops). The official loops embed a batch with a full-graph forward; here every
+batch (the full one too) is embedded on its receptive field, the same rows for less work
+(:func:`~slide_plugin.heads.training.batch_forward`), as SLIDE's batches are.
 ``encoder_train_mode=False`` runs the encoder in eval mode while fine-tuning (dropout off,
 BatchNorm on its running statistics; its affine parameters still learn), as MaskGAE's
 ``get_embedding_tune`` does.
@@ -18,8 +20,8 @@ from torch_geometric.data import Data
 
 from registry import Head, RunContext
 from slide_plugin.heads.linear import train_batches
-from slide_plugin.heads.training import (FitTracker, adam, check_budget_steps, make_classifier, model_features,
-                                         planned_epochs)
+from slide_plugin.heads.training import (FitTracker, adam, batch_forward, check_budget_steps, make_classifier,
+                                         model_features, planned_epochs)
 
 
 @dataclass
@@ -41,7 +43,7 @@ class FullOptions:
 
 class FullFineTune(Head):
     name = "full"
-    version = "3"  # 3: fused Adam, COO backward of the sparse projection (float-level changes); 2: sparse CSR features
+    version = "3"  # 3: batches on their receptive fields (other dropout draws), fused Adam; 2: sparse CSR features
     description = "full fine-tuning of encoder + linear classifier (full or mini-batch, best-validation epoch)"
     Options = FullOptions
     # Official FT settings, paper.md §1b: SLIDE graphmae/evaluation.py lr_wd_dict + main_transductive.py;
@@ -86,7 +88,7 @@ class FullFineTune(Head):
                     break
                 for opt in optimizers:
                     opt.zero_grad()
-                F.cross_entropy(classifier(encoder(x, edge_index)[nodes]), y[nodes]).backward()
+                F.cross_entropy(classifier(batch_forward(encoder, x, edge_index, nodes)), y[nodes]).backward()
                 for opt in optimizers:
                     opt.step()
                 tracker.step(nodes.numel())
