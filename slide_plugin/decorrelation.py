@@ -53,11 +53,6 @@ def rff_map(z: Tensor, omega: Tensor, phi: Tensor) -> Tensor:
     return (2.0 / math.sqrt(omega.size(-1))) * torch.sin(mid + math.pi / 4)  # √2 (cos + sin) = 2 sin(· + π/4)
 
 
-def random_fourier_features(z: Tensor, num_f: int = 1, sigma: float = 1.0) -> Tensor:
-    """:func:`rff_map` with a fresh :func:`draw_rff` (global torch RNG): ``[n, d]`` → ``[n, d, num_f]``."""
-    return rff_map(z, *draw_rff(z.size(1), num_f, sigma, z.device))
-
-
 def weighted_covariance(u: Tensor, p: Tensor) -> Tensor:
     """Weighted covariance ``[..., d, d]`` of rows ``u [..., n, d]`` under weights ``p [n]`` summing to 1."""
     mean = p @ u

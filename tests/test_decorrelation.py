@@ -9,13 +9,13 @@ from scipy import stats
 
 from slide_plugin.decorrelation import (SampleReweighter, _off_diagonal, balance_loss, balance_loss_grad, draw_rff,
                                         effective_sample_size, gram_balance_loss_grad, gram_terms,
-                                        random_fourier_features, rff_map, weighted_covariance)
+                                        rff_map, weighted_covariance)
 
 
 def test_rff_shape_and_range():
     torch.manual_seed(0)
     for num_f in (1, 3):
-        u = random_fourier_features(torch.randn(50, 7), num_f)
+        u = rff_map(torch.randn(50, 7), *draw_rff(7, num_f))
         assert u.shape == (50, 7, num_f)
         low, high = math.sqrt(2 / num_f), 2 / math.sqrt(num_f)  # √(2/F)·(cos+sin) on [0, π/2]
         assert u.min() >= low - 1e-5 and u.max() <= high + 1e-5
@@ -134,7 +134,7 @@ def correlated_batch(n: int = 64, d: int = 6) -> torch.Tensor:
 
 def mean_balance(z: torch.Tensor, p: torch.Tensor, draws: int = 50) -> float:
     torch.manual_seed(123)
-    return sum(float(balance_loss(random_fourier_features(z), p)) for _ in range(draws)) / draws
+    return sum(float(balance_loss(rff_map(z, *draw_rff(z.size(1), 1)), p)) for _ in range(draws)) / draws
 
 
 def test_learned_weights_decorrelate_and_stay_normalised():
