@@ -10,10 +10,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 FORMAT = 1
 
@@ -43,6 +44,8 @@ class EncoderCache:
         device: torch.device,
     ) -> tuple[nn.Module, bool]:
         """The cached encoder if present (second value True), else pretrain, save and return it."""
+        import torch
+
         path = self.path(dataset, pretrainer, version, options, seed)
         if path.exists():
             state = torch.load(path, map_location=device, weights_only=True)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-import torch
-from torch import nn
-from torch_geometric.data import Data
+if TYPE_CHECKING:  # the core stays importable without torch: `slide-bench --help` starts at once
+    import torch
+    from torch import nn
+    from torch_geometric.data import Data
 
 
 @dataclass

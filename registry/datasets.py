@@ -13,14 +13,15 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Callable
-
-import torch
-from torch_geometric.data import Data
+from typing import TYPE_CHECKING, Callable
 
 from registry.components import DatasetSpec
 from registry.errors import DataError
 from registry.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import torch
+    from torch_geometric.data import Data
 
 EMBEDDED = Path(__file__).parent / "data"
 PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -79,6 +80,8 @@ def writable_root(root: Path, folder: str) -> Path:
 
 def _seeded_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1) -> tuple[torch.Tensor, ...]:
     """Random train/val/test masks (10%/10%/80% by default) from a generator seeded with ``seed``."""
+    import torch
+
     perm = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(seed))
     n_train, n_val = int(round(train * num_nodes)), int(round(val * num_nodes))
     masks = []
@@ -142,6 +145,7 @@ def _import_ogb_quietly() -> None:
 
 def _allow_pyg_pickles() -> None:
     """ogb 1.3.6 ``torch.load``s its processed file, which torch >= 2.6 refuses without these."""
+    import torch
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import GlobalStorage
 
@@ -149,6 +153,8 @@ def _allow_pyg_pickles() -> None:
 
 
 def load_arxiv(root: Path, split_seed: int = 0) -> Data:
+    import torch
+
     _import_ogb_quietly()
     _allow_pyg_pickles()
     from ogb.nodeproppred import PygNodePropPredDataset

@@ -7,14 +7,20 @@ Model selection reads validation scores only; test scores are reported at the se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
-from torchmetrics.functional.classification import multiclass_f1_score
+if TYPE_CHECKING:
+    import torch
+
+METRICS = {"test_micro_f1": "F1-Mi", "test_macro_f1": "F1-Ma"}  # what tables show by default, and their labels
 
 
 def f1_tensor(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``[micro_f1, macro_f1]`` in percent, on the inputs' device (nothing is copied to the host), from
     logits ``[n, C]`` (or predictions ``[n]``) and labels ``[n]``."""
+    import torch
+    from torchmetrics.functional.classification import multiclass_f1_score
+
     pred = logits.argmax(dim=-1) if logits.dim() == 2 else logits
     pred, y = pred.detach(), y.detach()
     if y.device != pred.device:

@@ -15,9 +15,8 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import torch
 from tqdm.auto import tqdm
 
 import registry as registry_package
@@ -31,6 +30,9 @@ from registry.metrics import count_parameters
 from registry.registry import Registry
 from registry.seed import derive_seed, seed_everything
 from registry.store import ResultsStore
+
+if TYPE_CHECKING:  # torch loads when a run starts, not when the plan is made (a no-op rerun never loads it)
+    import torch
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,13 @@ class Resolved:
 
 
 def is_oom(exc: BaseException) -> bool:
+    import torch
+
     return isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in str(exc).lower()
 
 
 def library_versions() -> dict[str, str]:
+    import torch
     import torch_geometric
 
     return {"slide-bench": registry_package.__version__, "torch": torch.__version__,
@@ -232,6 +237,8 @@ class Runner:
             row.update(status="oom" if is_oom(exc) else "failed",
                        error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
             if self.device.type == "cuda":
+                import torch
+
                 torch.cuda.empty_cache()
         row["wall_time_s"] = time.perf_counter() - start
         row["peak_memory_mb"] = peak_memory_mb(self.device)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import random
 
-import numpy as np
-import torch
-
 
 def seed_everything(seed: int) -> None:
     """Seed ``random``, NumPy and torch (CPU and every CUDA device)."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -79,6 +80,8 @@ class ResultsStore:
     def frame(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
         """All runs in the order they finished (or those with the given keys, in that order) as a
         long frame; metrics expanded to columns (``metrics.<name>`` where a name is a column's)."""
+        import pandas as pd
+
         with self._connect() as db:
             df = pd.read_sql_query("SELECT * FROM runs ORDER BY finished_at, rowid", db)
         if keys is not None:
@@ -99,6 +102,8 @@ class ResultsStore:
 
     def records(self, kind: str) -> pd.DataFrame:
         """Every record of an analysis kind, one column per record field plus ``key``."""
+        import pandas as pd
+
         with self._connect() as db:
             rows = db.execute("SELECT key, record FROM records WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
         return pd.DataFrame([{"key": key, **json.loads(record)} for key, record in rows])

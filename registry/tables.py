@@ -22,10 +22,9 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from registry.cache import config_hash
+from registry.commands.common import FORMATS
+from registry.metrics import METRICS
 from registry.registry import normalize
-
-METRICS = {"test_micro_f1": "F1-Mi", "test_macro_f1": "F1-Ma"}
-FORMATS = ("markdown", "csv", "latex")
 
 
 def mean_std(values: pd.Series, digits: int = 2) -> str:

@@ -1,21 +1,18 @@
 """slide_plugin's entry point: registers the built-in pretrainers, slimming strategies and heads
-through the same hooks a third-party plugin uses."""
+through the same hooks a third-party plugin uses. Each hook imports its components when it is
+called, so that ``slide-bench --help`` never loads them."""
 
 from __future__ import annotations
 
 from registry import hookimpl
-from slide_plugin import commands, slimming
-from slide_plugin.heads.full import FullFineTune
-from slide_plugin.heads.linear import LinearProbe
-from slide_plugin.heads.lora import LoraHead, SlideLoraHead
-from slide_plugin.heads.slide import SlideHead
-from slide_plugin.pretrainers.grace import GRACE
-from slide_plugin.pretrainers.graphmae import GraphMAE
-from slide_plugin.pretrainers.maskgae import MaskGAE
 
 
 @hookimpl
 def register_pretrainers(register):
+    from slide_plugin.pretrainers.grace import GRACE
+    from slide_plugin.pretrainers.graphmae import GraphMAE
+    from slide_plugin.pretrainers.maskgae import MaskGAE
+
     register(GraphMAE())
     register(GRACE())
     register(MaskGAE())
@@ -23,12 +20,19 @@ def register_pretrainers(register):
 
 @hookimpl
 def register_slimmers(register):
+    from slide_plugin import slimming
+
     for slimmer in slimming.BUILTIN:
         register(slimmer)
 
 
 @hookimpl
 def register_heads(register):
+    from slide_plugin.heads.full import FullFineTune
+    from slide_plugin.heads.linear import LinearProbe
+    from slide_plugin.heads.lora import LoraHead, SlideLoraHead
+    from slide_plugin.heads.slide import SlideHead
+
     register(LinearProbe())
     register(FullFineTune())
     register(SlideHead())
@@ -38,4 +42,6 @@ def register_heads(register):
 
 @hookimpl
 def register_commands(subparsers):
+    from slide_plugin import commands
+
     commands.register_commands(subparsers)

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Sequence
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Sequence
 
 from registry import Slimmer
 from registry.seed import derive_seed
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 SELECTIONS = ("stride", "random")
 
 
 def select_units(n: int, k: int, rule: str = "stride", seed: int = 0) -> Tensor:
     """``k`` of ``n`` unit indices, sorted: stride ``n/k`` when it divides, else rounded linspace; or random."""
+    import torch
+
     if not 1 <= k <= n:
         raise ValueError(f"cannot keep {k} of {n} units")
     if rule == "stride":

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from registry.cache import EncoderCache
 from registry.datasets import cache_dir
@@ -14,6 +13,12 @@ from registry.device import resolve_device
 from registry.plugins import build_registry
 from registry.runner import Runner
 from registry.store import ResultsStore
+
+if TYPE_CHECKING:
+    import torch
+
+
+FORMATS = ("markdown", "csv", "latex")  # what --format accepts wherever a table is printed
 
 
 def default_store() -> Path:
@@ -41,6 +46,8 @@ def set_threads(threads: int | None, device: torch.device) -> None:
     if threads is None and device.type == "cpu" and os.getloadavg()[0] > (os.cpu_count() or 1):
         threads = 1
     if threads:
+        import torch
+
         torch.set_num_threads(threads)
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
-
 from registry.commands.common import add_store_argument, default_store
-from registry.compare import compare, parse_selector, select, variance_breakdown
 from registry.hookspecs import hookimpl
 from registry.store import ResultsStore
-from registry.tables import render
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from registry.compare import compare, parse_selector, select, variance_breakdown
+    from registry.tables import render
+
     df = ResultsStore(args.store or default_store()).frame()
     for key, column in (("dataset", "dataset"), ("pretrainer", "pretrainer")):
         if getattr(args, key):

@@ -12,11 +12,10 @@ import signal
 import time
 from typing import Any
 
-from registry.commands.common import add_run_arguments, make_runner
+from registry.commands.common import FORMATS, add_run_arguments, make_runner
 from registry.config import parse_sets
 from registry.hookspecs import hookimpl
 from registry.spec import MatrixSpec, filter_cells, shipped_specs
-from registry.tables import FORMATS, paper_tables, render_tables
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -24,6 +23,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def matrix(args: argparse.Namespace) -> int:
+    from registry.tables import paper_tables, render_tables
+
     spec = MatrixSpec.load(args.spec)
     runner = make_runner(args)
     sets = {section: values for section, values in parse_sets(args.set).items() if values}

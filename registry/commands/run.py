@@ -9,10 +9,11 @@ from registry.commands.common import add_run_arguments, make_runner
 from registry.config import PRESETS, SECTIONS, parse_sets
 from registry.hookspecs import hookimpl
 from registry.runner import Cell
-from registry.tables import render, summary
 
 
 def run(args: argparse.Namespace) -> int:
+    from registry.tables import render, summary
+
     runner = make_runner(args)
     sets = parse_sets(args.set)
     triples = tuple((section, option, value) for section in SECTIONS for option, value in sets[section].items())

@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import argparse
 
-from registry.commands.common import add_store_argument, default_store
-from registry.compare import significance_marker
+from registry.commands.common import FORMATS, add_store_argument, default_store
 from registry.errors import ConfigError
 from registry.hookspecs import hookimpl
+from registry.metrics import METRICS
 from registry.plugins import build_registry
 from registry.registry import normalize
 from registry.runner import Runner
 from registry.spec import MatrixSpec
 from registry.store import ResultsStore
-from registry.tables import FORMATS, METRICS, load_reference, paper_tables, render_tables
 
 
 def table(args: argparse.Namespace) -> int:
+    from registry.compare import significance_marker
+    from registry.tables import load_reference, paper_tables, render_tables
+
     path = args.store or default_store()
     if not path.exists():
         raise ConfigError(f"No results store at {path}: run `slide-bench matrix` first, or pass --store")

@@ -1,0 +1,30 @@
+"""Start-up stays light: the command line parses, helps and lists plugins without loading the heavy
+libraries, which load when a component actually runs (timings: ``benchmarks/test_startup.py``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "torch_geometric", "torchmetrics", "pandas", "matplotlib", "scipy", "ogb")
+
+
+def heavy_modules_after(code: str) -> set[str]:
+    """The heavy top-level packages imported by a fresh interpreter that runs ``code``."""
+    probe = (f"{code}\nimport json, sys\n"
+             f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_importing_the_cli_loads_no_heavy_library():
+    assert heavy_modules_after("import registry.cli; registry.cli.build_parser()") == set()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["matrix", "--help"], ["analyze", "cka", "--help"]])
+def test_help_loads_no_heavy_library(argv):
+    code = f"from registry.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+    assert heavy_modules_after(code) == set()
