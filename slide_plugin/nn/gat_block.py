@@ -1,14 +1,15 @@
-"""GAT block as in GraphMAE: feature dropout → multi-head GATConv → norm → activation."""
+"""GAT block as in GraphMAE: feature dropout → multi-head GATConv (:mod:`slide_plugin.nn.gat_conv`) → norm →
+activation."""
 
 from __future__ import annotations
 
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv
 
 from slide_plugin.nn.blocks import Block, make_activation, make_norm, slice_norm
-from slide_plugin.nn.sparse import accept_sparse_input, feature_dropout
+from slide_plugin.nn.gat_conv import GATConv
+from slide_plugin.nn.sparse import feature_dropout
 
 
 class GATBlock(Block):
@@ -35,13 +36,12 @@ class GATBlock(Block):
         self._arch = dict(type=self.type_name, in_dim=in_dim, units=units, heads=heads, feat_drop=feat_drop,
                           attn_drop=attn_drop, norm=norm, activation=activation, negative_slope=negative_slope)
         self.feat_drop = nn.Dropout(feat_drop)
-        self.conv = GATConv(in_dim, units, heads=heads, dropout=attn_drop, negative_slope=negative_slope)
-        accept_sparse_input(self.conv.lin)
+        self.conv = GATConv(in_dim, units, heads, attn_drop, negative_slope)
         self.norm = make_norm(norm, heads * units)
         self.activation = make_activation(activation)
 
     def forward(self, x: Tensor, edge_index: Tensor, rows: int | None = None) -> Tensor:
-        return self.activation(self.norm(self.conv(feature_dropout(x, self.feat_drop), edge_index)[:rows]))
+        return self.activation(self.norm(self.conv(feature_dropout(x, self.feat_drop), edge_index, rows)))
 
     @torch.no_grad()
     def reset_xavier_normal(self, gain: float) -> None:

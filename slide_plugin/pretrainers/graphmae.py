@@ -110,7 +110,7 @@ class GraphMAEModel(nn.Module):
 
 class GraphMAE(StackPretrainer):
     name = "graphmae"
-    version = "2"  # 2: the official GAT initialisation
+    version = "3"  # 2: the official GAT initialisation; 3: the fused GAT layer (same layer, other rounding)
     description = "GraphMAE: masked feature reconstruction, GAT encoder/decoder, scaled cosine error"
     Options = GraphMAEOptions
     # Official configs (THUDM/GraphMAE configs.yml; Photo/Computers from the SLIDE fork), paper.md §4.1.
