@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
+import pluggy
+
 from registry.errors import SlideBenchError
-from registry.plugins import get_plugin_manager
+from registry.plugins import get_plugin_manager, using
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +29,14 @@ def negations_to_sets(parser: argparse.ArgumentParser, args: argparse.Namespace,
         args.set.append(f"head.{extra[len('--no-'):].replace('-', '_')}=false")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, plugin_manager: pluggy.PluginManager | None = None) -> int:
+    """Run ``slide-bench`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit code; with
+    ``plugin_manager`` (see :mod:`registry.testing`), with that manager's plugins instead of the installed ones."""
+    with using(plugin_manager) if plugin_manager is not None else contextlib.nullcontext():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         parser = build_parser()
         args, extras = parser.parse_known_args(argv)

@@ -9,7 +9,14 @@ the ``quick`` preset used for smoke runs and tests.
 The encoder contract between components: a pretrainer returns a ``torch.nn.Module`` whose
 ``forward(x, edge_index)`` returns node embeddings ``[num_nodes, dim]``, whose ``embedding_dim``
 attribute is ``dim`` (heads size their classifier with it) and whose ``arch`` attribute is a
-JSON-serialisable dict from which :meth:`Pretrainer.build_encoder` rebuilds it.
+JSON-serialisable dict from which :meth:`Pretrainer.build_encoder` rebuilds it. An encoder that also
+implements :class:`registry.slimming.SlimmableEncoder` works with every slimmer; one that does not
+works with ``original`` only. The runner checks these after each call and stops with one line naming
+the plugin when a component breaks them.
+
+Registering checks each component at once (:mod:`registry.checks`): an instance of the right base
+class, ``Options`` a dataclass whose defaults build, ``quick`` and ``overrides`` naming options that
+exist. A complete example of each kind is in the README, "Writing a plugin".
 """
 
 from __future__ import annotations
@@ -77,11 +84,24 @@ class Pretrainer(Component):
 
     @abstractmethod
     def pretrain(self, data: Data, options: Any, ctx: RunContext) -> nn.Module:
-        """Pretrain and return the encoder (on ``ctx.device``), following the encoder contract."""
+        """Pretrain and return the encoder (on ``ctx.device``), following the encoder contract.
+
+        ``data`` is what :meth:`prepare` returned; ``ctx.seed`` is already applied to torch's global RNG.
+        """
 
     @abstractmethod
     def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
         """Rebuild an (untrained) encoder from its ``arch`` dict, for loading cached weights."""
+
+    def init_encoder(self, data: Data, options: Any) -> nn.Module | None:
+        """Optional: an untrained encoder of the architecture :meth:`pretrain` would return for this
+        (prepared) data and these options, or None (the default) when it cannot be built without training.
+
+        With it, the runner checks each slimmer against the encoder before any training (a slimmer
+        that cannot take it stops the run with one line, instead of failing after pretraining), and
+        ``slide-bench analyze params`` can count parameters without pretraining.
+        """
+        return None
 
 
 class Slimmer(Component):
@@ -91,7 +111,14 @@ class Slimmer(Component):
 
     @abstractmethod
     def slim(self, encoder: nn.Module, options: Any, seed: int) -> nn.Module:
-        """Return a new, smaller encoder; ``encoder`` is left untouched."""
+        """Return a new encoder (never ``encoder`` itself, which stays untouched: it is the cached one).
+
+        :param encoder: follows the encoder contract; use :func:`registry.slimming.slim_encoder` to
+            slim any :class:`registry.slimming.SlimmableEncoder` by units and layers.
+        :param options: an instance of this slimmer's ``Options``.
+        :param seed: the run's pretraining seed, for seeded selections.
+        A ``ValueError``/``TypeError`` (an encoder this slimmer cannot take) stops the run with one line.
+        """
 
 
 class Head(Component):
@@ -104,8 +131,14 @@ class Head(Component):
     def fit(self, encoder: nn.Module, data: Data, options: Any, ctx: RunContext) -> dict[str, float]:
         """Fine-tune on ``data.train_mask``, select on ``data.val_mask``, score ``data.test_mask``.
 
-        Returns at least ``test_micro_f1``, ``test_macro_f1``, ``val_micro_f1``,
-        ``trainable_params`` and ``total_params``; see :mod:`registry.metrics`.
+        :param encoder: the head's private copy (the slimmer's output, on ``ctx.device``, in eval
+            mode): train it in place, wrap it, or leave it frozen; the cached encoder is never handed out.
+        :param data: the dataset as the pretrainer prepared it, on the CPU (move what you use).
+        :param options: an instance of this head's ``Options``.
+        :param ctx: the device, the seed (already applied to torch's RNG), progress bars, ``ctx.log``.
+        :returns: at least ``test_micro_f1``, ``test_macro_f1``, ``val_micro_f1`` (percentages at the
+            best-validation epoch), ``trainable_params`` and ``total_params``; budget heads add ``epochs``,
+            ``steps`` and ``samples_seen``. :class:`registry.heads.FitTracker` records all of these.
         """
 
 

@@ -64,9 +64,13 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     return [parsed] if origin is list and not isinstance(parsed, list) else parsed  # ratios=0.5 → [0.5]
 
 
-def overrides_for(component: Component, dataset: str, pretrainer: str) -> dict[str, Any]:
-    """Official per-dataset defaults; ``pretrainer/dataset`` keys win over ``dataset`` keys."""
-    by_key = {normalize(k): v for k, v in component.overrides.items()}
+def overrides_for(component: Component, dataset: str, pretrainer: str,
+                  supplied: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Official per-dataset defaults, the component's own and those other plugins ``supplied``
+    (``register_defaults``); ``pretrainer/dataset`` keys win over ``dataset`` keys."""
+    by_key = {normalize(k): dict(v) for k, v in component.overrides.items()}
+    for key, values in (supplied or {}).items():
+        by_key.setdefault(normalize(key), {}).update(values)
     merged = dict(by_key.get(normalize(dataset), {}))
     merged.update(by_key.get(normalize(f"{pretrainer}/{dataset}"), {}))
     return merged
@@ -78,14 +82,16 @@ def resolve_options(
     pretrainer: str,
     preset: str = "official",
     sets: dict[str, Any] | None = None,
+    supplied: dict[str, dict[str, Any]] | None = None,
 ) -> Any:
-    """The component's ``Options`` instance for this run; unknown or ill-typed values raise ConfigError."""
+    """The component's ``Options`` instance for this run; unknown or ill-typed values raise ConfigError.
+    ``supplied``: defaults other plugins registered for it (:meth:`registry.registry.Registry.supplied_overrides`)."""
     if preset not in PRESETS:
         raise ConfigError(f"Unknown preset '{preset}'. Known: {', '.join(PRESETS)}")
     fields = {f.name: f for f in dataclasses.fields(component.Options)}
     hints = typing.get_type_hints(component.Options)
     values: dict[str, Any] = {}
-    layers = [("official config", overrides_for(component, dataset, pretrainer))]
+    layers = [("official config", overrides_for(component, dataset, pretrainer, supplied))]
     if preset == "quick":
         layers.append(("quick preset", component.quick))
     layers.append(("--set", sets or {}))

@@ -12,6 +12,7 @@ Environment variables:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -19,22 +20,26 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Callable, Iterable, Iterator
 
 import pluggy
 
-from registry import hookspecs
+from registry import hookspecs, slimming
 from registry.errors import PluginError
 from registry.registry import Registry
 
 # Modules of the core that register through the same hooks as third-party plugins.
-DEFAULT_PLUGINS = ("registry.datasets", "registry.commands.run", "registry.commands.plugins", "registry.commands.compare",
-                   "registry.commands.bench", "registry.commands.matrix", "registry.commands.table")
+DEFAULT_PLUGINS = ("registry.datasets", "registry.slimming", "registry.commands.run", "registry.commands.plugins", "registry.commands.compare",
+                   "registry.commands.bench", "registry.commands.matrix", "registry.commands.table",
+                   "registry.commands.specs", "registry.commands.describe")
 
 HOOK_KINDS = {
     "register_pretrainers": "pretrainer",
     "register_slimmers": "slimmer",
     "register_heads": "head",
     "register_datasets": "dataset",
+    "register_selection_rules": "selection",
+    "register_specs": "spec",
 }
 
 
@@ -45,9 +50,7 @@ def _names(variable: str) -> set[str] | None:
     return {n.strip() for n in value.split(",") if n.strip()}
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    only = _names("SLIDE_BENCH_LOAD_PLUGINS")
-    strict = os.environ.get("SLIDE_BENCH_STRICT_PLUGINS", "") not in ("", "0")
+def _load_entry_points(pm: pluggy.PluginManager, only: set[str] | None, strict: bool) -> None:
     for dist in importlib.metadata.distributions():
         for ep in dist.entry_points:
             if ep.group != hookspecs.PROJECT or (only is not None and ep.name not in only):
@@ -95,15 +98,40 @@ def check_hooks(pm: pluggy.PluginManager) -> None:
 
 
 def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
-    """A fresh manager with the hookspecs, the entry-point plugins and the core's own plugins."""
+    """A fresh manager with the hookspecs, the entry-point plugins and the core's own plugins, as the
+    environment variables above select them."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     for name in _names("SLIDE_BENCH_DISABLE_PLUGINS") or ():
         pm.set_blocked(name)
     if load_entry_points:
-        _load_entry_points(pm)
+        _load_entry_points(pm, _names("SLIDE_BENCH_LOAD_PLUGINS"),
+                           os.environ.get("SLIDE_BENCH_STRICT_PLUGINS", "") not in ("", "0"))
     if os.environ.get("SLIDE_BENCH_PLUGINS_DIR"):
         _load_plugins_dir(pm, Path(os.environ["SLIDE_BENCH_PLUGINS_DIR"]).expanduser())
+    return _finish(pm)
+
+
+def plugin_manager_of(plugins: dict[str, object], entry_points: Iterable[str] = ()) -> pluggy.PluginManager:
+    """A manager with exactly these ``{name: plugin}`` objects, the named installed entry points (a
+    missing or broken one is an error) and the core's own plugins; no environment variable applies."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    wanted = set(entry_points)
+    _load_entry_points(pm, wanted, strict=True)
+    missing = sorted(wanted - {name for name, _ in pm.list_name_plugin()})
+    if missing:
+        raise PluginError(f"no installed slide_bench entry point named {', '.join(missing)}")
+    for name, plugin in plugins.items():
+        try:
+            pm.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise PluginError(f"plugin '{name}' failed to load: {type(exc).__name__}: {exc}") from None
+    return _finish(pm)
+
+
+def _finish(pm: pluggy.PluginManager) -> pluggy.PluginManager:
+    """Register the core's own plugins (last: they are called first) and check the hook names."""
     for module_name in DEFAULT_PLUGINS:
         if not pm.is_blocked(module_name):
             pm.register(importlib.import_module(module_name), name=module_name)
@@ -112,32 +140,57 @@ def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
 
 
 _pm: pluggy.PluginManager | None = None
+_active: list[pluggy.PluginManager] = []  # managers put in use by :func:`using`, innermost last
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
-    """The process-wide manager (created on first use)."""
+    """The manager in use: the innermost :func:`using` one, else the process-wide one (created on first use)."""
     global _pm
+    if _active:
+        return _active[-1]
     if _pm is None:
         _pm = make_plugin_manager()
     return _pm
 
 
+def forget_plugin_manager() -> None:
+    """Drop the process-wide manager: the next command builds it afresh from the environment."""
+    global _pm
+    _pm = None
+
+
+@contextlib.contextmanager
+def using(pm: pluggy.PluginManager) -> Iterator[pluggy.PluginManager]:
+    """Make ``pm`` the manager that :func:`get_plugin_manager` (every command) returns inside the block."""
+    _active.append(pm)
+    try:
+        yield pm
+    finally:
+        _active.remove(pm)
+
+
 def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
-    """Call every plugin's ``register_*`` hooks, each with a ``register`` bound to that plugin."""
+    """Call every plugin's ``register_*`` hooks, each with a ``register`` bound to that plugin, then
+    check the defaults plugins supplied for each other's components."""
     pm = pm or get_plugin_manager()
     registry = Registry()
-    for hook_name, kind in HOOK_KINDS.items():
+    hooks: dict[str, Callable[[str], Callable[..., None]]] = {
+        hook: (lambda plugin, kind=kind: registry.register_callback(kind, plugin)) for hook, kind in HOOK_KINDS.items()}
+    hooks["register_defaults"] = lambda plugin: (lambda kind, name, overrides: registry.supply(kind, name, overrides, plugin))
+    for hook_name, make_register in hooks.items():
         caller = getattr(pm.hook, hook_name)
         for impl in reversed(caller.get_hookimpls()):  # pluggy's call order: the last registered first
             plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
-            register = registry.register_callback(kind, plugin_name)
-            kwargs = {"register": register} if "register" in impl.argnames else {}
+            kwargs = {"register": make_register(plugin_name)} if "register" in impl.argnames else {}
             try:
                 impl.function(**kwargs)
             except PluginError:
                 raise
             except Exception as exc:
                 raise PluginError(f"plugin '{plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+    registry.check_supplied()
+    slimming.RULES.clear()  # slimmers resolve selection-rule names against this registry's rules
+    slimming.RULES.update({entry.obj.name: entry.obj for entry in registry.entries["selection"].values()})
     return registry
 
 

@@ -1,13 +1,16 @@
-"""The typed registry that the ``register_*`` hooks fill: names → components, with provenance."""
+"""The typed registry that the ``register_*`` hooks fill: names → components, with provenance, and the
+defaults plugins supply for each other's components (``register_defaults``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from registry.checks import check_component, check_option_names
 from registry.errors import PluginError, UnknownNameError
 
-KINDS = ("pretrainer", "slimmer", "head", "dataset")
+KINDS = ("pretrainer", "slimmer", "head", "dataset", "selection", "spec")
+CONFIGURABLE = ("pretrainer", "slimmer", "head")  # kinds with options that defaults can be supplied for
 
 
 def normalize(name: str) -> str:
@@ -21,18 +24,28 @@ class Entry:
     plugin: str
 
 
+@dataclass(frozen=True)
+class Supplied:
+    """One default a plugin supplied for another's component (``register_defaults``)."""
+
+    key: str  # "Cora" or "pretrainer/Cora"
+    option: str
+    value: Any
+    plugin: str
+
+
 @dataclass
 class Registry:
     """Components by kind and name; each remembers the plugin that registered it."""
 
     entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    supplied: dict[tuple[str, str], list[Supplied]] = field(default_factory=dict)  # by (kind, normalized name)
 
     def add(self, kind: str, obj: Any, plugin: str) -> None:
         if kind not in KINDS:
             raise PluginError(f"Plugin '{plugin}' registered an unknown kind '{kind}'")
-        name = getattr(obj, "name", None)
-        if not isinstance(name, str) or not name:
-            raise PluginError(f"Plugin '{plugin}' registered a {kind} without a name: {obj!r}")
+        check_component(kind, obj, plugin)
+        name = obj.name
         key = normalize(name)
         if key in self.entries[kind]:
             first = self.entries[kind][key].plugin
@@ -44,6 +57,45 @@ class Registry:
     def register_callback(self, kind: str, plugin: str) -> Callable[[Any], None]:
         """The ``register`` callable handed to one plugin's ``register_*`` hook."""
         return lambda obj: self.add(kind, obj, plugin)
+
+    def supply(self, kind: str, name: str, overrides: dict[str, dict[str, Any]], plugin: str) -> None:
+        """Defaults from ``plugin`` for another plugin's component, keyed as its ``overrides`` are
+        (``"Cora"`` or ``"pretrainer/Cora"``); checked by :meth:`check_supplied` once all are registered."""
+        if kind not in CONFIGURABLE:
+            raise PluginError(f"plugin '{plugin}' supplies defaults for a {kind!r}; kinds: {', '.join(CONFIGURABLE)}")
+        if not isinstance(overrides, dict):
+            raise PluginError(f"plugin '{plugin}' supplies defaults for {kind} '{name}' that are not a dict")
+        rows = self.supplied.setdefault((kind, normalize(name)), [])
+        for key, values in overrides.items():
+            if not isinstance(values, dict):
+                raise PluginError(f"plugin '{plugin}': defaults for {kind} '{name}' ['{key}'] must be a dict of options")
+            rows += [Supplied(key, option, value, plugin) for option, value in values.items()]
+
+    def check_supplied(self) -> None:
+        """Every supplied default names a registered component and an option it has, sets no value the
+        component's own ``overrides`` set, and no two plugins set the same value."""
+        for (kind, name), rows in self.supplied.items():
+            entry = self.entries[kind].get(name)
+            if entry is None:
+                raise PluginError(f"plugin '{rows[0].plugin}' supplies defaults for {kind} '{name}', which no plugin registered")
+            component, seen = entry.obj, {}
+            own = {normalize(k): v for k, v in component.overrides.items()}
+            for row in rows:
+                where = f"plugin '{row.plugin}': defaults for {kind} '{component.name}' ['{row.key}']"
+                check_option_names({row.option: None}, component.option_names(), where)
+                if row.option in own.get(normalize(row.key), {}):
+                    raise PluginError(f"{where} set option '{row.option}', which plugin '{entry.plugin}' already sets there")
+                first = seen.setdefault((normalize(row.key), row.option), row.plugin)
+                if first != row.plugin:
+                    raise PluginError(f"{kind} '{component.name}' option '{row.option}' for '{row.key}' is supplied "
+                                      f"twice: by plugin '{first}' and by plugin '{row.plugin}'")
+
+    def supplied_overrides(self, kind: str, name: str) -> dict[str, dict[str, Any]]:
+        """The defaults other plugins supplied for a component: ``{key: {option: value}}``."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.supplied.get((kind, normalize(name)), []):
+            out.setdefault(row.key, {})[row.option] = row.value
+        return out
 
     def get(self, kind: str, name: str) -> Any:
         entry = self.entries[kind].get(normalize(name))

@@ -21,11 +21,12 @@ from tqdm.auto import tqdm
 
 import registry as registry_package
 from registry.cache import EncoderCache, config_hash
+from registry.checks import check_encoder
 from registry.components import RunContext
 from registry.config import SECTIONS, options_dict, resolve_options
 from registry.datasets import load_dataset
 from registry.device import peak_memory_mb, reset_peak_memory
-from registry.errors import ConfigError, SlideBenchError
+from registry.errors import ConfigError, PluginError, SlideBenchError
 from registry.metrics import count_parameters
 from registry.registry import Registry
 from registry.seed import derive_seed, seed_everything
@@ -113,7 +114,9 @@ class Runner:
                       (("pretrainer", "pretrainer"), ("slimmer", "slimmer"), ("head", "head"))}
         pretrainer_name = components["pretrainer"].name
         options = {kind: resolve_options(components[kind], dataset.name, pretrainer_name, cell.preset,
-                                         cell.sets_for(section)) for section, kind in SECTIONS.items()}
+                                         cell.sets_for(section),
+                                         self.registry.supplied_overrides(kind, components[kind].name))
+                   for section, kind in SECTIONS.items()}
         config = {
             "dataset": dataset.name, "split_seed": 0,
             **{kind: {"name": components[kind].name, "version": components[kind].version,
@@ -125,29 +128,41 @@ class Runner:
 
     def check(self, resolved: Resolved) -> None:
         """Fail before any training: the dataset loads and, when the pretrainer can build an untrained
-        encoder (``init_encoder(data, options)``), the slimming strategy accepts its architecture."""
+        encoder (``init_encoder(data, options)``), it follows the encoder contract and the slimming
+        strategy accepts it."""
         data = self._load(resolved)
         pretrainer, options = resolved.components["pretrainer"], resolved.options
-        init = getattr(pretrainer, "init_encoder", None)
         check_key = config_hash({k: resolved.config[k] for k in ("dataset", "pretrainer", "slimmer")})
-        if init is None or check_key in self._checked:
+        if check_key in self._checked:
             return
         try:
-            encoder = init(pretrainer.prepare(data, options["pretrainer"]), options["pretrainer"])
+            encoder = pretrainer.init_encoder(pretrainer.prepare(data, options["pretrainer"]), options["pretrainer"])
         except (ValueError, TypeError) as exc:  # options that pass their own validation but build nothing
             raise ConfigError(f"pretrainer '{pretrainer.name}' cannot build its encoder for "
                               f"{resolved.config['dataset']}: {exc}") from None
-        self.slim(resolved, encoder)
+        if encoder is not None:
+            check_encoder(encoder, self._who(resolved, "pretrainer", "init_encoder"), cached=True)
+            self.slim(resolved, encoder)
         self._checked.add(check_key)
 
+    def _who(self, resolved: Resolved, kind: str, method: str) -> str:
+        name = resolved.components[kind].name
+        return f"plugin '{self.registry.plugin_of(kind, name)}': {kind} '{name}' {method}()"
+
     def slim(self, resolved: Resolved, encoder: torch.nn.Module) -> torch.nn.Module:
-        """The cell's slimmer applied to ``encoder``; an encoder it cannot take is a ConfigError."""
+        """The cell's slimmer applied to ``encoder``; an encoder it cannot take is a ConfigError, a result
+        that breaks the encoder contract (or is ``encoder`` itself) a PluginError."""
         try:
-            return resolved.components["slimmer"].slim(encoder, resolved.options["slimmer"], resolved.cell.seed)
+            slim = resolved.components["slimmer"].slim(encoder, resolved.options["slimmer"], resolved.cell.seed)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"slimmer '{resolved.config['slimmer']['name']}' cannot slim the "
                               f"{resolved.config['pretrainer']['name']} encoder for {resolved.config['dataset']}: "
                               f"{exc}") from None
+        who = self._who(resolved, "slimmer", "slim")
+        if slim is encoder:
+            raise PluginError(f"{who} returned the encoder it was given; return a new module (copy.deepcopy)")
+        check_encoder(slim, who)
+        return slim
 
     def _load(self, resolved: Resolved) -> Any:
         spec = resolved.components["dataset"]
@@ -166,7 +181,9 @@ class Runner:
         def pretrain() -> torch.nn.Module:
             seed_everything(cell.seed)
             ctx = RunContext(self.device, cell.seed, progress_factory(self.quiet))
-            return pretrainer.pretrain(data, opts["pretrainer"], ctx)
+            encoder = pretrainer.pretrain(data, opts["pretrainer"], ctx)
+            check_encoder(encoder, self._who(resolved, "pretrainer", "pretrain"), cached=True)
+            return encoder
 
         key = pretraining_key(resolved)
         if key in self._pretrain_errors:  # failed earlier in this invocation: do not pretrain again

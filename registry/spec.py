@@ -46,7 +46,7 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable
 
 try:
     import tomllib
@@ -68,16 +68,44 @@ DEFAULTS: dict[str, Any] = {"slimmers": ["original"], "heads": ["linear"], "seed
 Sets = dict[str, dict[str, Any]]  # section → option → value
 
 
+@dataclass
+class SpecFile:
+    """A named matrix spec a plugin ships (``register_specs``): a TOML file in the format above. ``name``
+    defaults to the file's stem, ``description`` to the file's ``description`` key."""
+
+    path: Path
+    name: str = ""
+    description: str = ""
+    kind: ClassVar[str] = "spec"
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.name = self.name or self.path.stem
+        if not self.description and self.path.is_file():
+            try:
+                self.description = str(tomllib.loads(self.path.read_text()).get("description", ""))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"spec {self.path}: {exc}") from None
+
+
 def shipped_specs() -> list[str]:
+    """The core's own specs in ``registry/specs/`` (plugins add theirs with ``register_specs``)."""
     folder = resources.files("registry") / "specs"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def spec_path(name_or_path: str | Path) -> Path:
-    """A path to an existing file, else a spec shipped in ``registry/specs/`` by that name."""
+def spec_path(name_or_path: str | Path, registry: Registry | None = None) -> Path:
+    """A path to an existing file, else a spec registered by that name (``registry``), else one shipped
+    in ``registry/specs/``."""
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if registry is not None:
+        entry = registry.entries["spec"].get(normalize(str(name_or_path)))
+        if entry is not None:
+            return entry.obj.path
+        raise ConfigError(f"No spec file '{name_or_path}' and no spec of that name. Known: "
+                          f"{', '.join(registry.names('spec'))} (slide-bench specs)")
     shipped = resources.files("registry") / "specs" / f"{name_or_path}.toml"
     if shipped.is_file():
         return Path(str(shipped))
@@ -130,8 +158,9 @@ class MatrixSpec:
     source: str = ""
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> "MatrixSpec":
-        path = spec_path(name_or_path)
+    def load(cls, name_or_path: str | Path, registry: Registry | None = None) -> "MatrixSpec":
+        """Parse a spec file, or the spec of that name (registered by a plugin, or shipped)."""
+        path = spec_path(name_or_path, registry)
         try:
             raw = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:

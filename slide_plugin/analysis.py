@@ -19,6 +19,7 @@ from registry.errors import ConfigError, DataError
 from registry.plugins import build_registry
 from registry.registry import normalize
 from registry.runner import Cell
+from registry.slimming import selection_rule
 from registry.store import ResultsStore
 from registry.tables import mean_std, render
 from slide_plugin.redundancy import RATES, adjacent_layers, parameter_rows, slim_vs_original
@@ -41,6 +42,10 @@ def analyze_cka(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
     if sets["slim"] or sets["head"]:
         raise ConfigError("analyze cka takes pretrain.* options only (--set pretrain.OPTION=VALUE)")
+    try:
+        selection_rule(args.selection)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     triples = tuple(("pretrain", option, value) for option, value in sets["pretrain"].items())
     args.rates = args.rates or list(RATES)
     slim_rows, adjacent_rows = [], []
@@ -100,8 +105,10 @@ def analyze_params(args: argparse.Namespace) -> int:
             continue
         for pretrainer_name in args.pretrainers or registry.names("pretrainer"):
             pretrainer = registry.get("pretrainer", pretrainer_name)
-            options = resolve_options(pretrainer, spec.name, pretrainer.name, args.preset, sets["pretrain"])
-            slimmers = [(s, resolve_options(s, spec.name, pretrainer.name, args.preset, sets["slim"]))
+            options = resolve_options(pretrainer, spec.name, pretrainer.name, args.preset, sets["pretrain"],
+                                      registry.supplied_overrides("pretrainer", pretrainer.name))
+            slimmers = [(s, resolve_options(s, spec.name, pretrainer.name, args.preset, sets["slim"],
+                                            registry.supplied_overrides("slimmer", s.name)))
                         for s in (registry.get("slimmer", n) for n in slimmer_names)]
             config = dict(analysis="params", dataset=spec.name, pretrainer=pretrainer.name,
                           pretrainer_version=pretrainer.version, preset=args.preset,

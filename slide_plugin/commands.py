@@ -14,7 +14,6 @@ from pathlib import Path
 
 from registry.commands.common import add_run_arguments, add_store_argument
 from registry.config import PRESETS
-from slide_plugin.slimming import SELECTIONS
 
 KINDS = {"cka": "cka_slim", "adjacent": "cka_adjacent", "params": "params"}
 
@@ -53,7 +52,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining seeds")
     p.add_argument("--rates", type=float, nargs="+", default=None,
                    help="shares of neurons removed (default: 0.0 0.1 ... 0.9)")
-    p.add_argument("--selection", choices=SELECTIONS, default="stride", help="which neurons are kept")
+    p.add_argument("--selection", default="stride", help="which neurons are kept: a selection rule (stride, random, ...)")
     p.add_argument("--max-nodes", type=int, default=10_000, help="CKA on the first N nodes (paper: 10,000)")
     p.add_argument("--set", action="append", default=[], metavar="pretrain.OPTION=VALUE")
     _common(p)
@@ -77,7 +76,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="cka (Fig. 2), adjacent (Fig. 3), params (Fig. 6) or decorrelation (SLIDE's weight diagnostics)")
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default: ./figures)")
     p.add_argument("--preset", choices=PRESETS, default="official", help="which records to plot")
-    p.add_argument("--selection", choices=SELECTIONS, default="stride", help="cka: records of this neuron selection")
+    p.add_argument("--selection", default="stride", help="cka: records of this neuron selection rule")
     p.add_argument("--datasets", nargs="+", default=None)
     p.add_argument("--pretrainers", nargs="+", default=None)
     p.add_argument("--slimmers", nargs="+", default=["original", "2-half"],

@@ -24,10 +24,10 @@ from torch_geometric.data import Data
 
 from registry.components import Pretrainer, Slimmer
 from registry.errors import ConfigError
+from registry.heads import make_classifier
 from registry.metrics import count_parameters
+from registry.slimming import slim_encoder
 from slide_plugin.cka import linear_cka
-from slide_plugin.heads.training import make_classifier
-from slide_plugin.slimming import slim_encoder
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -94,9 +94,9 @@ def parameter_rows(pretrainer: Pretrainer, options: Any, data: Data,
     """Tables 8/9: per slimming strategy, the frozen GNN's parameters and the fine-tunable linear
     classifier's (``embedding_dim × C + C``), counted on real (untrained) modules built from the
     pretrainer's options, and the GNN's change against the unslimmed encoder in percent."""
-    if not hasattr(pretrainer, "init_encoder"):
-        raise ConfigError(f"pretrainer '{pretrainer.name}' cannot build an untrained encoder (no 'init_encoder')")
     encoder = pretrainer.init_encoder(data, options)
+    if encoder is None:
+        raise ConfigError(f"pretrainer '{pretrainer.name}' cannot build an untrained encoder (no 'init_encoder')")
     original = count_parameters(encoder)
     rows = []
     for slimmer, slim_options in slimmers:

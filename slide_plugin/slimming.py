@@ -1,7 +1,9 @@
-"""Slimming strategies (paper §1a): keep a fraction of each layer's neurons and/or the first layers.
+"""Slimming strategies (paper §1a): keep a fraction of each layer's neurons and/or the first layers,
+through the generic contract of :mod:`registry.slimming`.
 
-Neuron selection: ``stride`` keeps every k-th unit (the official code's uniform element selection,
-which produced the published numbers); ``random`` keeps a seeded random subset (the paper's text).
+Neuron selection: any registered rule (``--set slim.selection=NAME``); ``stride`` keeps every k-th unit
+(the official code's uniform element selection, which produced the published numbers); ``random`` keeps
+a seeded random subset (the paper's text).
 """
 
 from __future__ import annotations
@@ -11,57 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 from registry import Slimmer
-from registry.seed import derive_seed
+from registry.slimming import SelectionOptions, SlimmableEncoder, slim_encoder
 
 if TYPE_CHECKING:
-    from torch import Tensor, nn
-
-SELECTIONS = ("stride", "random")
-
-
-def select_units(n: int, k: int, rule: str = "stride", seed: int = 0) -> Tensor:
-    """``k`` of ``n`` unit indices, sorted: stride ``n/k`` when it divides, else rounded linspace; or random."""
-    import torch
-
-    if not 1 <= k <= n:
-        raise ValueError(f"cannot keep {k} of {n} units")
-    if rule == "stride":
-        if n % k == 0:
-            return torch.arange(0, n, n // k)
-        return torch.linspace(0, n - 1, k).round().long()
-    if rule == "random":
-        generator = torch.Generator().manual_seed(seed)
-        return torch.randperm(n, generator=generator)[:k].sort().values
-    raise ValueError(f"unknown selection '{rule}' ({', '.join(SELECTIONS)})")
-
-
-def slim_encoder(encoder: nn.Module, ratios: Sequence[float], layers: int | None, rule: str, seed: int) -> nn.Module:
-    """Keep the first ``layers`` blocks (None: all) and ``ratio`` of each kept block's units."""
-    if not hasattr(encoder, "slimmed"):
-        raise TypeError(f"{type(encoder).__name__} cannot be slimmed (it has no 'slimmed' method)")
-    blocks = encoder.blocks
-    kept = len(blocks) if layers is None else layers
-    if not 1 <= kept <= len(blocks):
-        raise ValueError(f"this encoder has {len(blocks)} layers; cannot keep {kept}")
-    ratios = list(ratios) * kept if len(ratios) == 1 else list(ratios)
-    if len(ratios) != kept:
-        raise ValueError(f"got {len(ratios)} ratios for {kept} kept layers")
-    keeps = []
-    for i, (block, ratio) in enumerate(zip(blocks, ratios)):
-        k = encoder.kept_units(i, ratio, layers)
-        keeps.append(select_units(block.units, k, rule, derive_seed(seed, i)))
-    return encoder.slimmed(keeps)
-
-
-@dataclass
-class SelectionOptions:
-    """Neuron selection rule: ``stride`` (official code) or ``random`` (seeded)."""
-
-    selection: str = "stride"
-
-    def __post_init__(self) -> None:
-        if self.selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got '{self.selection}'")
+    from torch import nn
 
 
 @dataclass
@@ -92,7 +47,9 @@ class RatioSlimmer(Slimmer):
     def slim(self, encoder: nn.Module, options: SelectionOptions, seed: int) -> nn.Module:
         if self.ratios == [1.0] and self.layers is None:
             return copy.deepcopy(encoder)  # a new module, as for every strategy: tuning it leaves the original
-        layers = None if self.layers is None else min(self.layers, len(encoder.blocks))
+        layers = self.layers
+        if layers is not None and isinstance(encoder, SlimmableEncoder):  # "2-X" on a 1-layer encoder: 1-X
+            layers = min(layers, len(encoder.layer_views()))
         ratios = self.ratios if layers is None or len(self.ratios) == 1 else self.ratios[:layers]
         return slim_encoder(encoder, ratios, layers, options.selection, seed)
 

@@ -8,8 +8,7 @@ import pytest
 
 from registry import Head, hookimpl
 from registry.cli import main
-from registry.plugins import get_plugin_manager
-from registry.store import ResultsStore
+from registry.testing import plugin_bench
 
 
 @dataclass
@@ -33,23 +32,12 @@ class TogglePlugin:
         register(ToggleHead())
 
 
-@pytest.fixture
-def toggle_plugin():
-    pm = get_plugin_manager()
-    pm.register(TogglePlugin(), name="toggle-test")
-    try:
-        yield
-    finally:
-        pm.unregister(name="toggle-test")
-
-
-def test_no_option_sets_the_boolean_false(toggle_plugin, tmp_path):
-    store = tmp_path / "s.sqlite"
-    common = ["run", "--head", "toggle", "--preset", "quick", "--set", "pretrain.epochs=1", "--store", str(store),
-              "--quiet"]
-    assert main(common) == 0
-    assert main(common + ["--no-shuffle"]) == 0
-    rows = ResultsStore(store).frame()
+def test_no_option_sets_the_boolean_false(tmp_path):
+    common = ["run", "--head", "toggle", "--preset", "quick", "--set", "pretrain.epochs=1", "--quiet"]
+    with plugin_bench(("toggle-test", TogglePlugin()), entry_points=["slide_plugin"], folder=tmp_path) as bench:
+        assert bench.run(*common).code == 0
+        assert bench.run(*common, "--no-shuffle").code == 0
+        rows = bench.results()
     assert sorted(rows["test_micro_f1"]) == [0.0, 1.0]
     assert sorted(rows["config"].map(lambda c: c["head"]["options"]["shuffle"])) == [False, True]
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from registry import RunContext
 from registry.metrics import f1_scores
 from slide_plugin.heads.linear import LinearOptions, LinearProbe
-from slide_plugin.heads.training import FitTracker
+from registry.heads import FitTracker
 from slide_plugin.pretrainers.graphmae import GraphMAE, GraphMAEModel, GraphMAEOptions
 from slide_plugin.slimming import BUILTIN
 

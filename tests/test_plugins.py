@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import sqlite3
+import sys
 import types
 from typing import Any
 
@@ -20,7 +21,10 @@ from registry import DatasetSpec, Head, Pretrainer, Slimmer, hookimpl, hookspecs
 from registry.cli import main
 from registry.errors import PluginError, UnknownNameError
 from registry.metrics import count_parameters, f1_scores
-from registry.plugins import build_registry, get_plugin_manager, make_plugin_manager, plugin_versions
+from registry.plugins import build_registry, make_plugin_manager, plugin_versions
+from registry.slimming import LayerView, ScoreRule, SelectionOptions
+from registry.spec import SpecFile
+from registry.testing import Result, environment_plugins, plugin_bench
 from slide_plugin.pretrainers.graphmae import GraphMAEModel, GraphMAEOptions
 
 
@@ -125,35 +129,33 @@ class ToyPlugin:
 
 
 @pytest.fixture
-def toy_plugin():
-    """Register a plugin object in the process-wide manager for one test (as llm and datasette do)."""
-    pm = get_plugin_manager()
-    plugin = ToyPlugin()
-    pm.register(plugin, name="toy-plugin")
-    try:
-        yield plugin
-    finally:
-        pm.unregister(name="toy-plugin")
+def toy(tmp_path):
+    """The toy plugin with the built-ins, in a manager of their own (:mod:`registry.testing`)."""
+    with plugin_bench(("toy-plugin", ToyPlugin()), entry_points=["slide_plugin"], folder=tmp_path) as bench:
+        yield bench
 
 
-def run(tmp_path, *args: str) -> int:
-    return main(["run", "--quiet", "--preset", "quick", "--store", str(tmp_path / "runs.sqlite"), *args])
+def run(bench, *args: str) -> int:
+    result = bench.run("run", "--quiet", "--preset", "quick", *args)
+    print(result.out, end="")
+    print(result.err, end="", file=sys.stderr)
+    return result.code
 
 
-def stored(tmp_path) -> list[tuple]:
-    with sqlite3.connect(tmp_path / "runs.sqlite") as db:
+def stored(bench) -> list[tuple]:
+    with sqlite3.connect(bench.store) as db:
         return db.execute("SELECT pretrainer, slimmer, head, dataset, seed, status FROM runs ORDER BY seed").fetchall()
 
 
 # ---- one test per hook (the guard at the bottom requires it) -----------------------------------
 
-def test_hook_register_slimmers(toy_plugin, tmp_path, capsys):
+def test_hook_register_slimmers(toy, capsys):
     """The plugin's slimmer and head run through `slide-bench run` like the built-ins."""
-    code = run(tmp_path, "--dataset", "Toy", "--slim", "first-layer", "--head", "majority", "--seeds", "0", "1",
+    code = run(toy, "--dataset", "Toy", "--slim", "first-layer", "--head", "majority", "--seeds", "0", "1",
                "--set", "pretrain.epochs=1", "--set", "pretrain.num_hidden=8")
     out = capsys.readouterr().out
     assert code == 0
-    assert stored(tmp_path) == [("graphmae", "first-layer", "majority", "Toy", s, "ok") for s in (0, 1)]
+    assert stored(toy) == [("graphmae", "first-layer", "majority", "Toy", s, "ok") for s in (0, 1)]
     # Change-Param: the second GAT layer (8 → 4 heads × 2 units) is dropped, closed form as in paper.md §2.
     encoder = GraphMAEModel(12, GraphMAEOptions(num_hidden=8)).encoder
     first, second = (count_parameters(block) for block in encoder.blocks)
@@ -166,58 +168,154 @@ def test_hook_register_slimmers(toy_plugin, tmp_path, capsys):
     assert "first-layer" in out and "majority" in out
 
 
-def test_hook_register_heads(toy_plugin):
-    reg = build_registry()
+def test_hook_register_heads(toy):
+    reg = toy.registry()
     assert reg.plugin_of("head", "majority") == "toy-plugin"
     assert reg.get("head", "Majority").description.startswith("predict the most frequent")
 
 
-def test_hook_register_pretrainers(toy_plugin, tmp_path, capsys):
+def test_hook_register_pretrainers(toy, capsys):
     """A plugin pretrainer whose encoder is no StackEncoder, with the built-in 'original' and 'full'."""
-    code = run(tmp_path, "--dataset", "Toy", "--pretrainer", "plain", "--head", "full", "--set", "pretrain.width=5")
+    code = run(toy, "--dataset", "Toy", "--pretrainer", "plain", "--head", "full", "--set", "pretrain.width=5")
     out = capsys.readouterr().out
     assert code == 0, out
-    assert stored(tmp_path) == [("plain", "original", "full", "Toy", 0, "ok")]
+    assert stored(toy) == [("plain", "original", "full", "Toy", 0, "ok")]
     assert '"width": 5' in out and "+0.0%" in out
 
 
-def test_slimmer_that_cannot_take_the_encoder_stops_the_run(toy_plugin, tmp_path, capsys):
+def test_slimmer_that_cannot_take_the_encoder_stops_the_run(toy, capsys):
     """No ``init_encoder`` to check before training, so the error comes after pretraining: still one line,
     exit 2, and no failed row (bad input is not a failed run)."""
-    code = run(tmp_path, "--dataset", "Toy", "--pretrainer", "plain", "--slim", "half")
+    code = run(toy, "--dataset", "Toy", "--pretrainer", "plain", "--slim", "half")
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("slide-bench: error: slimmer 'half' cannot slim the plain encoder for Toy: ")
-    assert stored(tmp_path) == []
+    assert "does not implement registry.slimming.SlimmableEncoder" in err
+    assert stored(toy) == []
 
 
-def test_hook_register_datasets(toy_plugin):
-    reg = build_registry()
+def test_hook_register_datasets(toy):
+    reg = toy.registry()
     assert reg.plugin_of("dataset", "toy") == "toy-plugin"
     data = reg.get("dataset", "Toy").load(None, split_seed=0)
     assert data.num_nodes == 60 and int(data.train_mask.sum() + data.val_mask.sum() + data.test_mask.sum()) == 60
 
 
-def test_hook_register_commands(toy_plugin, capsys):
-    assert main(["hello", "--name", "plugins"]) == 0
-    assert capsys.readouterr().out == "hello plugins\n"
+def test_hook_register_commands(toy):
+    assert toy.run("hello", "--name", "plugins") == Result(0, "hello plugins\n", "")
 
 
-def test_plugin_is_listed_with_what_it_registered(toy_plugin, capsys):
-    assert main(["plugins"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+def test_plugin_is_listed_with_what_it_registered(toy):
+    result = toy.run("plugins")
+    assert result.code == 0
+    lines = result.out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("toy-plugin ("))
     block = lines[start + 1:start + 5]
     assert block == ["  pretrainers: plain", "  slimmers: first-layer", "  heads: majority", "  datasets: Toy"]
 
 
-def test_unregistered_plugin_is_gone(toy_plugin):
-    get_plugin_manager().unregister(name="toy-plugin")
-    try:
-        with pytest.raises(UnknownNameError):
-            build_registry().get("slimmer", "first-layer")
-    finally:
-        get_plugin_manager().register(toy_plugin, name="toy-plugin")  # the fixture unregisters it
+def test_unregistered_plugin_is_gone(toy):
+    toy.plugin_manager.unregister(name="toy-plugin")
+    with pytest.raises(UnknownNameError):
+        toy.registry().get("slimmer", "first-layer")
+
+
+def weight_norm(layer: LayerView) -> torch.Tensor:
+    return layer.unit_weights().norm(dim=(0, 2))
+
+
+class RulePlugin:
+    @hookimpl
+    def register_selection_rules(self, register):
+        register(ScoreRule("norm", weight_norm, "the units with the largest incoming weight norm"))
+
+
+def test_hook_register_selection_rules(tmp_path):
+    """A registered rule is taken by name by every built-in slimmer (--set slim.selection=norm)."""
+    with plugin_bench(("rules", RulePlugin()), ("toy-plugin", ToyPlugin()), entry_points=["slide_plugin"],
+                      folder=tmp_path) as bench:
+        reg = bench.registry()
+        assert reg.names("selection") == ["stride", "random", "norm"] and reg.plugin_of("selection", "norm") == "rules"
+        encoder = GraphMAEModel(12, GraphMAEOptions(num_hidden=16, num_heads=4)).encoder
+        slim = reg.get("slimmer", "half").slim(encoder, SelectionOptions("norm"), seed=0)
+        first = encoder.layer_views()[0]
+        expected = weight_norm(first).topk(2).indices.sort().values  # 4 units per head, half kept
+        kept = slim.blocks[0].conv.lin.weight.view(4, 2, -1)
+        assert torch.equal(kept, first.unit_weights()[:, expected])
+        code = run(bench, "--dataset", "Toy", "--slim", "quarter", "--set", "slim.selection=norm",
+                   "--set", "pretrain.epochs=1", "--set", "pretrain.num_hidden=8")
+        assert code == 0 and bench.results()["status"].tolist() == ["ok"]
+        result = bench.run("run", "--dataset", "Toy", "--slim", "half", "--set", "slim.selection=nrom")
+        assert result.code == 2 and "unknown selection rule 'nrom' (stride, random, norm)" in result.err
+
+
+SPEC = """description = "the toy plugin's smoke matrix"
+datasets = ["Toy"]
+pretrainers = ["plain"]
+heads = ["majority", "linear"]
+preset = "quick"
+"""
+
+
+def test_hook_register_specs(tmp_path):
+    (tmp_path / "toy-smoke.toml").write_text(SPEC)
+
+    class SpecPlugin:
+        @hookimpl
+        def register_specs(self, register):
+            register(SpecFile(tmp_path / "toy-smoke.toml"))
+
+    with plugin_bench(("specs-plugin", SpecPlugin()), ("toy-plugin", ToyPlugin()), entry_points=["slide_plugin"],
+                      folder=tmp_path / "bench") as bench:
+        listing = bench.run("specs")
+        assert listing.code == 0
+        line = next(line for line in listing.out.splitlines() if line.startswith("toy-smoke"))
+        assert line.split(None, 1)[1] == "the toy plugin's smoke matrix [specs-plugin]"
+        assert any(line.startswith("table3 ") for line in listing.out.splitlines())  # the core's shipped specs
+        result = bench.run("matrix", "toy-smoke", "--quiet")
+        assert result.code == 0, result.err
+        assert sorted(bench.results()["head"]) == ["linear", "majority"]
+        missing = bench.run("matrix", "toy-smok")
+        assert missing.code == 2 and "toy-smoke" in missing.err and missing.err.count("\n") == 1
+
+
+class DefaultsPlugin:
+    """Supplies the built-in linear probe's settings for the toy pretrainer (another plugin's head)."""
+
+    @hookimpl
+    def register_defaults(self, register):
+        register("head", "linear", {"plain/Toy": {"epochs": 7, "lr": 0.05}})
+
+
+def test_hook_register_defaults(tmp_path):
+    with plugin_bench(("defaults", DefaultsPlugin()), ("toy-plugin", ToyPlugin()), entry_points=["slide_plugin"],
+                      folder=tmp_path) as bench:
+        assert run(bench, "--dataset", "Toy", "--pretrainer", "plain", "--preset", "official") == 0
+        (config,) = bench.results()["config"]
+        assert (config["head"]["options"]["epochs"], config["head"]["options"]["lr"]) == (7, 0.05)
+        described = bench.run("describe", "head", "linear").out
+        assert "  plain/Toy: epochs=7, lr=0.05  (from plugin 'defaults')" in described
+        assert run(bench, "--dataset", "Toy", "--pretrainer", "plain", "--set", "head.epochs=3") == 0  # --set wins
+        assert sorted(c["head"]["options"]["epochs"] for c in bench.results()["config"]) == [3, 7]
+
+
+@pytest.mark.parametrize("supplied, message", [
+    (("head", "linear", {"graphmae/Cora": {"lr": 0.5}}),
+     "plugin 'defaults': defaults for head 'linear' ['graphmae/Cora'] set option 'lr', which plugin 'slide_plugin' already sets there"),
+    (("head", "linear", {"Toy": {"lr_typo": 0.5}}), "plugin 'defaults': defaults for head 'linear' ['Toy'] names unknown option(s) lr_typo"),
+    (("head", "nohead", {"Toy": {"lr": 0.5}}), "plugin 'defaults' supplies defaults for head 'nohead', which no plugin registered"),
+    (("dataset", "Cora", {"Toy": {}}), "plugin 'defaults' supplies defaults for a 'dataset'"),
+])
+def test_bad_supplied_defaults_name_the_plugin(supplied, message):
+    class Bad:
+        @hookimpl
+        def register_defaults(self, register):
+            register(*supplied)
+
+    with plugin_bench(("defaults", Bad()), entry_points=["slide_plugin"]) as bench:
+        result = bench.run("plugins")
+        assert result.code == 2 and result.err.count("\n") == 1
+        assert message in result.err
 
 
 # ---- duplicate and unknown names ---------------------------------------------------------------
@@ -231,19 +329,14 @@ class Twice:
         register(self.Half())
 
 
-def test_duplicate_name_names_both_plugins(capsys):
-    pm = get_plugin_manager()
-    pm.register(Twice(), name="twice")
-    try:
+def test_duplicate_name_names_both_plugins():
+    with plugin_bench(("twice", Twice()), entry_points=["slide_plugin"]) as bench:
         with pytest.raises(PluginError) as info:
-            build_registry(pm)
+            bench.registry()
         message = str(info.value)
         assert "'half'" in message.lower() and "'twice'" in message and "'slide_plugin'" in message
-        assert main(["plugins"]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "registered twice" in err
-    finally:
-        pm.unregister(name="twice")
+        result = bench.run("plugins")
+        assert result.code == 2 and result.err.count("\n") == 1 and "registered twice" in result.err
 
 
 def test_unknown_name_lists_names_and_a_close_match():
@@ -378,8 +471,8 @@ def test_typo_in_hook_name_fails_check_pending(fake_dists, monkeypatch, capsys):
     fake_dists.append(DummyDist([DummyEntryPoint("typo", plugin_module("typo", "t", register_slimer=register_slimer))]))
     with pytest.raises(PluginError, match="plugin 'typo' implements unknown hook\\(s\\) register_slimer. Known hooks: "):
         make_plugin_manager()
-    monkeypatch.setattr(registry.plugins, "_pm", None)  # the CLI builds its manager afresh: one line, exit 2
-    assert main(["plugins"]) == 2
+    with environment_plugins():  # the CLI builds its manager from the (fake) distributions: one line, exit 2
+        assert main(["plugins"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("slide-bench: error: plugin 'typo'") and err.count("\n") == 1
 

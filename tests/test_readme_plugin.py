@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 
-import registry.plugins
 from registry.cli import main
 from registry.store import ResultsStore
+from registry.testing import environment_plugins
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -29,24 +29,22 @@ def test_example_plugin_runs_from_a_plugins_dir(tmp_path, monkeypatch, capsys):
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "third.py").write_text(example_plugin())
     monkeypatch.setenv("SLIDE_BENCH_PLUGINS_DIR", str(tmp_path / "plugins"))
-    monkeypatch.setattr(registry.plugins, "_pm", None)  # a fresh manager that sees the folder
     store = tmp_path / "runs.sqlite"
-    code = main(["run", "--slim", "third", "--preset", "quick", "--set", "pretrain.epochs=1",
-                 "--set", "head.epochs=2", "--store", str(store), "--quiet"])
+    with environment_plugins():  # a fresh manager that sees the folder
+        code = main(["run", "--slim", "third", "--preset", "quick", "--set", "pretrain.epochs=1",
+                     "--set", "head.epochs=2", "--store", str(store), "--quiet"])
     assert code == 0
     assert "third" in capsys.readouterr().out
     (row,) = ResultsStore(store).frame().to_dict("records")
     assert row["slimmer"] == "third" and row["status"] == "ok"
     # a third of every layer's units kept: roughly two thirds of the encoder's parameters removed
     assert -70 < row["param_change_pct"] < -60
-    monkeypatch.setattr(registry.plugins, "_pm", None)
 
 
 def test_broken_local_plugin_is_one_error_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "bad.py").write_text("raise RuntimeError('boom')\n")
     monkeypatch.setenv("SLIDE_BENCH_PLUGINS_DIR", str(tmp_path))
-    monkeypatch.setattr(registry.plugins, "_pm", None)
-    assert main(["plugins"]) == 2
+    with environment_plugins():
+        assert main(["plugins"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.py" in err[0] and "boom" in err[0]
-    monkeypatch.setattr(registry.plugins, "_pm", None)

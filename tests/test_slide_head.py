@@ -10,9 +10,9 @@ from torch_geometric.utils import to_undirected
 from registry import RunContext
 from registry.config import resolve_options
 from slide_plugin.heads.slide import SlideHead, SlideOptions
-from slide_plugin.heads.training import batch_forward
+from registry.heads import batch_forward
 from slide_plugin.nn import GATBlock, GCNBlock, StackEncoder
-from slide_plugin.nn.receptive import layer_radii, receptive_field
+from registry.receptive import layer_radii, receptive_field
 
 
 def tiny_graph(n: int = 80, features: int = 12, classes: int = 3, seed: int = 0) -> Data:

@@ -13,7 +13,8 @@ from registry.config import resolve_options
 from registry.metrics import count_parameters
 from slide_plugin.nn import GATBlock, StackEncoder
 from slide_plugin.pretrainers.graphmae import GraphMAE, GraphMAEModel
-from slide_plugin.slimming import BUILTIN, CustomOptions, SelectionOptions, select_units
+from registry.slimming import SelectionOptions, select_units
+from slide_plugin.slimming import BUILTIN, CustomOptions
 
 SLIMMERS = {s.name: s for s in BUILTIN}
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from registry.slimming import select_units
 from slide_plugin import slimming
 from slide_plugin.nn import GATBlock, GCNBlock, StackEncoder
 
@@ -105,7 +106,7 @@ def test_named_strategies(kind, slimmer):
     strategy = next(s for s in slimming.BUILTIN if s.name == slimmer)
     layers = None if strategy.layers is None else min(strategy.layers, len(encoder.blocks))
     ratios = strategy.ratios * (layers or len(encoder.blocks)) if len(strategy.ratios) == 1 else strategy.ratios
-    keeps = [slimming.select_units(b.units, encoder.kept_units(i, r, layers))
+    keeps = [select_units(b.units, encoder.kept_units(i, r, layers))
              for i, (b, r) in enumerate(zip(encoder.blocks, ratios))]
     slim = strategy.slim(encoder, strategy.Options(), 0)
     if slim is not encoder:

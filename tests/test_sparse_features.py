@@ -8,10 +8,11 @@ import torch
 from torch import nn
 from test_slide_head import block_extra_hops, gcn_block_encoder, tiny_encoder
 
-from slide_plugin.heads.training import batch_forward, model_features
-from slide_plugin.nn.receptive import receptive_field
+from registry.heads import batch_forward, model_features
+from registry.receptive import receptive_field
 from slide_plugin.lora import apply_lora
-from slide_plugin.nn.sparse import accept_sparse_input, feature_dropout, linear, select_rows, sparse_features
+from registry.sparse import select_rows, sparse_features
+from slide_plugin.nn.sparse import accept_sparse_input, feature_dropout, linear
 
 
 def bag_of_words(n: int = 300, features: int = 12, density: float = 0.04, seed: int = 0) -> torch.Tensor:

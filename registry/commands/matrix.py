@@ -25,8 +25,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 def matrix(args: argparse.Namespace) -> int:
     from registry.tables import paper_tables, render_tables
 
-    spec = MatrixSpec.load(args.spec)
     runner = make_runner(args)
+    spec = MatrixSpec.load(args.spec, runner.registry)
     sets = {section: values for section, values in parse_sets(args.set).items() if values}
     cells = filter_cells(spec.cells(runner.registry, sets), args.only, args.skip)
     resolved, todo = runner.plan(cells, force=args.force)
@@ -51,7 +51,7 @@ def matrix(args: argparse.Namespace) -> int:
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("matrix", help="run a matrix spec (pretrainer × slimmer × head × dataset × seed), resumably",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("spec", help=f"a spec file, or a shipped spec: {', '.join(shipped_specs())}")
+    p.add_argument("spec", help=f"a spec file, or a spec's name (slide-bench specs): {', '.join(shipped_specs())}, ...")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="keep only cells with this name on its axis (or axis=value; repeat or comma-separate)")
     p.add_argument("--skip", action="append", default=[], metavar="NAME",

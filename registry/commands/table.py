@@ -29,8 +29,8 @@ def table(args: argparse.Namespace) -> int:
     label = lambda slimmer, head: None  # noqa: E731
     keys = None
     if args.spec:
-        spec = MatrixSpec.load(args.spec)
         registry = build_registry()
+        spec = MatrixSpec.load(args.spec, registry)
         keys, row_labels = [], {}
         for group in spec.groups:
             planned = Runner(registry, store, None, None).plan(spec.group_cells(registry, group), force=True)[0]

@@ -19,9 +19,8 @@ from torch import nn
 from torch_geometric.data import Data
 
 from registry import Head, RunContext
-from slide_plugin.heads.linear import train_batches
-from slide_plugin.heads.training import (FitTracker, adam, batch_forward, check_budget_steps, make_classifier,
-                                         model_features, planned_epochs)
+from registry.heads import (FitTracker, adam, batch_forward, check_budget_steps, make_classifier, model_features,
+                            planned_epochs, train_batches)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from torch import nn
 from torch_geometric.data import Data
 
 from registry import Head, RunContext
-from slide_plugin.heads.training import FitTracker, make_classifier
+from registry.heads import FitTracker, make_classifier, train_batches
 
 
 @dataclass
@@ -27,14 +27,6 @@ class LinearOptions:
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 (or None), got {self.batch_size}")
-
-
-def train_batches(train_mask: torch.Tensor, batch_size: int | None) -> list[torch.Tensor]:
-    """The training node indices of one epoch: one batch, or shuffled mini-batches (global RNG)."""
-    nodes = train_mask.nonzero().view(-1)
-    if batch_size is None:
-        return [nodes]
-    return list(nodes[torch.randperm(nodes.numel(), device=nodes.device)].split(batch_size))
 
 
 @torch.no_grad()

@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from registry import Head, RunContext
+from registry.heads import (FitTracker, adam, batch_forward, check_budget_steps, make_classifier, model_features,
+                            planned_epochs)
 from slide_plugin.decorrelation import SampleReweighter
-from slide_plugin.heads.training import (FitTracker, adam, batch_forward, check_budget_steps, make_classifier,
-                                         model_features, planned_epochs)
 
 
 @dataclass

@@ -49,10 +49,16 @@ class Block(nn.Module):
     def out_dim(self) -> int:
         return self.heads * self.units
 
+    @property
+    def weight(self) -> Tensor:
+        """``[heads * units, in_dim]``: the input projection producing each output unit (head-major rows),
+        what :class:`registry.slimming.LayerView` shows slimmers."""
+        return self.conv.lin.weight
+
     @abstractmethod
     def forward(self, x: Tensor, edge_index: Tensor, rows: int | None = None) -> Tensor:
         """``[N, in_dim]`` → ``[N, heads * units]``; with ``rows``, only the first ``rows`` outputs are
-        wanted (a receptive field's inner nodes, :mod:`slide_plugin.nn.receptive`): a block may return
+        wanted (a receptive field's inner nodes, :mod:`registry.receptive`): a block may return
         just those and skip the work of the others."""
 
     @abstractmethod

@@ -8,12 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from registry.receptive import ReceptiveField
+from registry.slimming import LayerView
 from slide_plugin.nn.blocks import Block, build_block
-from slide_plugin.nn.receptive import ReceptiveField
 
 
 class StackEncoder(nn.Module):
-    r"""Blocks applied in sequence; the embedding is the last block's output (``readout="last"``)
+    r"""A :class:`registry.slimming.SlimmableEncoder`: blocks applied in sequence; the embedding is the last block's output (``readout="last"``)
     or the concatenation of every block's output (``readout="cat"``, as MaskGAE), optionally
     L2-normalised per node.
 
@@ -23,7 +24,7 @@ class StackEncoder(nn.Module):
     ``min(ratio × the original output width, the first block's width)`` units, as the official
     ``GNNEncoder(in, e, min(hd / k, e), num_layers=2)``; see :meth:`kept_units`.
 
-    Shapes: ``x [N, in_dim]`` (dense, or CSR: see :mod:`slide_plugin.nn.sparse`), ``edge_index [2, E]``
+    Shapes: ``x [N, in_dim]`` (dense, or CSR: see :mod:`registry.sparse`), ``edge_index [2, E]``
     → ``[N, embedding_dim]``.
     """
 
@@ -66,7 +67,7 @@ class StackEncoder(nn.Module):
     def forward_field(self, x: Tensor, field: ReceptiveField) -> Tensor:
         """Embeddings ``[field.batch_size, embedding_dim]`` of a batch from the rows ``x`` of its
         receptive ``field.nodes``: each block reads only its layer's edges and keeps only the rows the next
-        one reads (:mod:`slide_plugin.nn.receptive`); equal to the batch's rows of :meth:`forward`."""
+        one reads (:mod:`registry.receptive`); equal to the batch's rows of :meth:`forward`."""
         outputs = self._outputs(x, list(zip(field.layer_edges, field.layer_rows)))
         return self._readout([h[: field.batch_size] for h in outputs])
 
@@ -80,6 +81,10 @@ class StackEncoder(nn.Module):
     def _readout(self, outputs: list[Tensor]) -> Tensor:
         z = outputs[-1] if self.readout == "last" else torch.cat(outputs, dim=-1)
         return F.normalize(z, dim=-1) if self.l2_normalize else z
+
+    def layer_views(self) -> list[LayerView]:
+        """:class:`registry.slimming.SlimmableEncoder`: one view per block."""
+        return [LayerView(block.units, block.heads, block.weight) for block in self.blocks]
 
     def kept_units(self, index: int, ratio: float, layers: int | None = None) -> int:
         """Units block ``index`` keeps at keep-ratio ``ratio``; ``layers`` is the number of first blocks a

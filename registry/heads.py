@@ -1,21 +1,43 @@
-"""What every head shares: the classifier, per-epoch evaluation with best-validation selection, and the
-accounting of what fine-tuning spent (epochs, steps, samples, time, memory, parameters)."""
+"""The head toolkit: what a fine-tuning head needs besides its own loss, used by the built-in heads too.
+
+- :func:`make_classifier`, :func:`adam`: the classifier and optimiser the built-ins use;
+- :func:`train_batches`: an epoch's training nodes, whole or in shuffled mini-batches;
+- :class:`FitTracker`: per-epoch evaluation with best-validation selection, and the accounting the
+  store keeps (``epochs``, ``steps``, ``samples_seen``, times, memory, parameters), with an optional
+  exact step budget (:func:`planned_epochs`, :attr:`FitTracker.budget_spent`, :func:`check_budget_steps`);
+- :func:`model_features`, :func:`batch_forward`: a batch embedded on its receptive field, exactly the
+  rows of a full-graph forward for a fraction of the work.
+
+A minimal head (README, "Writing a plugin")::
+
+    tracker = FitTracker(ctx.device, data.num_classes)
+    for epoch in range(options.epochs):
+        tracker.start_epoch()
+        for nodes in train_batches(train_mask, options.batch_size):
+            ...  # one optimiser step
+            tracker.step(nodes.numel())
+        tracker.end_epoch()
+        tracker.evaluate(epoch, logits_of_all_nodes, data)
+    return tracker.result([classifier, encoder])
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
 
 from registry.device import peak_memory_mb, reset_peak_memory, synchronize
 from registry.metrics import BestValidation, count_parameters, f1_tensor
-from slide_plugin.nn.receptive import receptive_field
-from slide_plugin.nn.sparse import select_rows, sparse_features
+from registry.receptive import receptive_field
+from registry.sparse import select_rows, sparse_features
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 
 def make_classifier(in_dim: int, num_classes: int) -> nn.Linear:
@@ -32,6 +54,14 @@ def adam(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torc
     params = list(params)
     fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
+def train_batches(train_mask: Tensor, batch_size: int | None) -> list[Tensor]:
+    """The training node indices of one epoch: one batch, or shuffled mini-batches (global RNG)."""
+    nodes = train_mask.nonzero().view(-1)
+    if batch_size is None:
+        return [nodes]
+    return list(nodes[torch.randperm(nodes.numel(), device=nodes.device)].split(batch_size))
 
 
 def check_budget_steps(budget_steps: int | None) -> None:
@@ -113,16 +143,16 @@ class FitTracker:
 
 def model_features(encoder: nn.Module, x: Tensor) -> Tensor:
     """The node features as the encoder takes them fastest: CSR when they are sparse and the encoder
-    declares ``accepts_sparse_features`` (:func:`~slide_plugin.nn.sparse.sparse_features`), else ``x``."""
+    declares ``accepts_sparse_features`` (:func:`registry.sparse.sparse_features`), else ``x``."""
     return sparse_features(x) if getattr(encoder, "accepts_sparse_features", False) else x
 
 
 def batch_forward(encoder: nn.Module, x: Tensor, edge_index: Tensor, nodes: Tensor) -> Tensor:
     """Embeddings ``[len(nodes), d]`` of the distinct ``nodes`` (features ``x`` dense or CSR), equal to the
-    rows of a full-graph forward, computed on their receptive field (:mod:`slide_plugin.nn.receptive`)
+    rows of a full-graph forward, computed on their receptive field (:mod:`registry.receptive`)
     when the encoder exposes its ``blocks`` (a block that does not declare ``extra_hops``, such as a bare
     PyG conv, counts one: a degree-normalised layer reads its neighbours' full degrees): layer by layer
-    when it has ``forward_field`` (:class:`~slide_plugin.nn.StackEncoder`), else as one subgraph. The
+    when it has ``forward_field(x, field)`` (taking a :class:`registry.receptive.ReceptiveField`), else as one subgraph. The
     full graph when it has no ``blocks`` or a batch norm in training mode would take its statistics over
     the nodes it sees."""
     blocks = getattr(encoder, "blocks", None)

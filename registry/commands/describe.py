@@ -1,0 +1,96 @@
+"""``slide-bench describe KIND NAME``: what a component is, who provides it, and every option with its
+type, default, valid range, ``quick`` value and per-dataset overrides (its own and those other plugins
+supplied)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from typing import Any
+
+from registry.config import SECTIONS
+from registry.hookspecs import hookimpl
+from registry.plugins import build_registry, get_plugin_manager
+from registry.registry import KINDS, normalize
+
+SECTION_OF = {kind: section for section, kind in SECTIONS.items()}
+
+
+def _type_name(annotation: Any) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else str(value)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def _provider(plugin: str) -> str:
+    pm = get_plugin_manager()
+    for obj, dist in pm.list_plugin_distinfo():
+        if pm.get_name(obj) == plugin:
+            return f"plugin '{plugin}', distribution {dist.project_name} {dist.version}"
+    return f"plugin '{plugin}' (not from an installed distribution)"
+
+
+def option_rows(component: Any) -> list[list[str]]:
+    """One row per option: name, type, default, quick value."""
+    hints = typing.get_type_hints(component.Options)
+    return [[f.name, _type_name(hints[f.name]), _value(_default(f)),
+             _value(component.quick[f.name]) if f.name in component.quick else ""]
+            for f in dataclasses.fields(component.Options)]
+
+
+def override_lines(component: Any, supplied: dict[str, dict[str, Any]], plugin_of_supplied: dict[str, str]) -> list[str]:
+    lines = [f"  {key}: " + ", ".join(f"{k}={_value(v)}" for k, v in values.items())
+             for key, values in component.overrides.items()]
+    lines += [f"  {key}: " + ", ".join(f"{k}={_value(v)}" for k, v in values.items()) + f"  (from plugin "
+              f"'{plugin_of_supplied[key]}')" for key, values in supplied.items()]
+    return lines
+
+
+def describe(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    registry = build_registry()
+    kind = args.kind
+    obj = registry.get(kind, args.name)
+    plugin = registry.plugin_of(kind, args.name)
+    version = f" (version {obj.version})" if hasattr(obj, "version") else ""
+    print(f"{kind} '{obj.name}'{version}: {obj.description}")
+    print(f"provided by {_provider(plugin)}")
+    if kind == "head":
+        print(f"default slimmer: {obj.default_slimmer}")
+    if kind == "dataset":
+        return 0
+    if kind == "spec":
+        print(f"file: {obj.path}")
+        return 0
+    rows = option_rows(obj)
+    if not rows:
+        print("options: none")
+        return 0
+    section = SECTION_OF.get(kind)
+    print("options" + (f" (--set {section}.OPTION=VALUE):" if section else ":"))
+    print(tabulate(rows, headers=["option", "type", "default", "quick"], tablefmt="simple"))
+    supplied = registry.supplied.get((kind, normalize(obj.name)), [])
+    sources = {key: ", ".join(sorted({r.plugin for r in supplied if r.key == key})) for key in {r.key for r in supplied}}
+    lines = override_lines(obj, registry.supplied_overrides(kind, obj.name), sources)
+    if lines:
+        print("per-dataset overrides (official configurations; 'pretrainer/dataset' keys win over 'dataset'):")
+        print("\n".join(lines))
+    return 0
+
+
+@hookimpl
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("describe", help="a component's description, provider and options (types, defaults, "
+                                               "valid ranges, quick values, per-dataset overrides)")
+    p.add_argument("kind", choices=KINDS)
+    p.add_argument("name")
+    p.set_defaults(func=describe)
