@@ -24,7 +24,8 @@ def test_importing_the_cli_loads_no_heavy_library():
     assert heavy_modules_after("import registry.cli; registry.cli.build_parser()") == set()
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["matrix", "--help"], ["analyze", "cka", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["matrix", "--help"], ["analyze", "cka", "--help"],
+                                  ["describe", "--help"], ["specs", "--help"]])
 def test_help_loads_no_heavy_library(argv):
     code = f"from registry.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
     assert heavy_modules_after(code) == set()
