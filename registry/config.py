@@ -64,6 +64,12 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     return [parsed] if origin is list and not isinstance(parsed, list) else parsed  # ratios=0.5 → [0.5]
 
 
+def check_budget_steps(budget_steps: int | None) -> None:
+    """Options' validation of ``budget_steps``: None or at least one step."""
+    if budget_steps is not None and budget_steps < 1:
+        raise ValueError(f"budget_steps must be at least 1 (or None), got {budget_steps}")
+
+
 def overrides_for(component: Component, dataset: str, pretrainer: str,
                   supplied: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Official per-dataset defaults, the component's own and those other plugins ``supplied``

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Iterable
 import torch
 from torch import Tensor, nn
 
+from registry.config import check_budget_steps  # noqa: F401 (part of the toolkit; lives where options load without torch)
 from registry.device import peak_memory_mb, reset_peak_memory, synchronize
 from registry.metrics import BestValidation, count_parameters, f1_tensor
 from registry.receptive import receptive_field
@@ -62,12 +63,6 @@ def train_batches(train_mask: Tensor, batch_size: int | None) -> list[Tensor]:
     if batch_size is None:
         return [nodes]
     return list(nodes[torch.randperm(nodes.numel(), device=nodes.device)].split(batch_size))
-
-
-def check_budget_steps(budget_steps: int | None) -> None:
-    """Options' validation of ``budget_steps``: None or at least one step."""
-    if budget_steps is not None and budget_steps < 1:
-        raise ValueError(f"budget_steps must be at least 1 (or None), got {budget_steps}")
 
 
 def planned_epochs(epochs: int, budget_steps: int | None, batches_per_epoch: int) -> int:

@@ -14,7 +14,7 @@ from torch_geometric.nn import GATConv as PyGGATConv
 import slide_plugin.nn.gat_conv as gat_conv
 from slide_plugin.nn import GATBlock
 from slide_plugin.nn.gat_conv import AttentionGraph, GATConv
-from slide_plugin.nn.receptive import receptive_field
+from registry.receptive import receptive_field
 
 
 def random_graph(n: int, edges: int, seed: int = 0) -> torch.Tensor:

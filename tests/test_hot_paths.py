@@ -12,7 +12,8 @@ from registry import RunContext
 from registry.metrics import f1_scores
 from slide_plugin.heads.linear import LinearOptions, LinearProbe
 from registry.heads import FitTracker
-from slide_plugin.pretrainers.graphmae import GraphMAE, GraphMAEModel, GraphMAEOptions
+from slide_plugin.pretrainers.graphmae import GraphMAE, GraphMAEOptions
+from slide_plugin.pretrainers.graphmae_model import GraphMAEModel
 from slide_plugin.slimming import BUILTIN
 
 CPU = torch.device("cpu")

@@ -25,7 +25,8 @@ from registry.plugins import build_registry, make_plugin_manager, plugin_version
 from registry.slimming import LayerView, ScoreRule, SelectionOptions
 from registry.spec import SpecFile
 from registry.testing import Result, environment_plugins, plugin_bench
-from slide_plugin.pretrainers.graphmae import GraphMAEModel, GraphMAEOptions
+from slide_plugin.pretrainers.graphmae import GraphMAEOptions
+from slide_plugin.pretrainers.graphmae_model import GraphMAEModel
 
 
 @pytest.fixture(autouse=True)

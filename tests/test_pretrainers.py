@@ -24,9 +24,11 @@ from slide_plugin import slimming
 from slide_plugin.heads.full import FullFineTune
 from slide_plugin.heads.linear import LinearProbe
 from slide_plugin.pretrainers.edge_masking import mask_path, random_walk
-from slide_plugin.pretrainers.grace import GRACE, GRACEModel, GRACEOptions, semi_loss
+from slide_plugin.pretrainers.grace import GRACE, GRACEOptions
+from slide_plugin.pretrainers.grace_model import GRACEModel, semi_loss
 from slide_plugin.pretrainers.graphmae import GraphMAE
-from slide_plugin.pretrainers.maskgae import MaskGAE, build_encoder
+from slide_plugin.pretrainers.maskgae import MaskGAE
+from slide_plugin.pretrainers.maskgae_model import build_encoder
 
 CPU = torch.device("cpu")
 torch.set_num_threads(1)  # tiny graphs: extra threads only contend on the shared CI cores

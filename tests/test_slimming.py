@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from registry.config import resolve_options
 from registry.metrics import count_parameters
 from slide_plugin.nn import GATBlock, StackEncoder
-from slide_plugin.pretrainers.graphmae import GraphMAE, GraphMAEModel
+from slide_plugin.pretrainers.graphmae import GraphMAE
+from slide_plugin.pretrainers.graphmae_model import GraphMAEModel
 from registry.slimming import SelectionOptions, select_units
 from slide_plugin.slimming import BUILTIN, CustomOptions
 
@@ -276,7 +277,8 @@ def test_graphmae_uses_the_official_gat_initialisation():
     Xavier-normal with gain sqrt(2) and zero bias. The std of the weights tells them apart."""
     import math
 
-    from slide_plugin.pretrainers.graphmae import GraphMAEModel, GraphMAEOptions
+    from slide_plugin.pretrainers.graphmae import GraphMAEOptions
+    from slide_plugin.pretrainers.graphmae_model import GraphMAEModel
 
     torch.manual_seed(0)
     model = GraphMAEModel(1433, GraphMAEOptions())

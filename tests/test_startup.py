@@ -29,3 +29,16 @@ def test_importing_the_cli_loads_no_heavy_library():
 def test_help_loads_no_heavy_library(argv):
     code = f"from registry.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
     assert heavy_modules_after(code) == set()
+
+
+def test_listing_plugins_and_resolving_components_loads_no_torch():
+    """`plugins` and option resolution (what a no-op rerun does) need the components' declarations
+    only; their models and training loops load when a run starts."""
+    code = ("import contextlib, io\nfrom registry.cli import main\nfrom registry.plugins import build_registry\n"
+            "from registry.config import resolve_options\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['plugins']) == 0\n"
+            "registry = build_registry()\n"
+            "for kind in ('pretrainer', 'slimmer', 'head'):\n"
+            "    for name in registry.names(kind):\n"
+            "        resolve_options(registry.get(kind, name), 'Cora', 'graphmae', 'official', {})")
+    assert heavy_modules_after(code) <= {"pandas"}

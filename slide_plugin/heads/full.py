@@ -3,7 +3,7 @@
 Full batch by default; with ``batch_size``, one step per mini-batch of training nodes (GRACE's and
 MaskGAE's official FT loops). The official loops embed a batch with a full-graph forward; here every
 batch (the full one too) is embedded on its receptive field, the same rows for less work
-(:func:`~slide_plugin.heads.training.batch_forward`), as SLIDE's batches are.
+(:func:`~registry.heads.batch_forward`), as SLIDE's batches are.
 ``encoder_train_mode=False`` runs the encoder in eval mode while fine-tuning (dropout off,
 BatchNorm on its running statistics; its affine parameters still learn), as MaskGAE's
 ``get_embedding_tune`` does.
@@ -12,15 +12,14 @@ BatchNorm on its running statistics; its affine parameters still learn), as Mask
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
-from torch import nn
-from torch_geometric.data import Data
+from typing import TYPE_CHECKING
 
 from registry import Head, RunContext
-from registry.heads import (FitTracker, adam, batch_forward, check_budget_steps, make_classifier, model_features,
-                            planned_epochs, train_batches)
+from registry.config import check_budget_steps
+
+if TYPE_CHECKING:
+    from torch import nn
+    from torch_geometric.data import Data
 
 
 @dataclass
@@ -69,31 +68,6 @@ class FullFineTune(Head):
     quick = dict(epochs=20)
 
     def fit(self, encoder: nn.Module, data: Data, options: FullOptions, ctx: RunContext) -> dict[str, float]:
-        x, edge_index = model_features(encoder, data.x.to(ctx.device)), data.edge_index.to(ctx.device)
-        y, train = data.y.to(ctx.device), data.train_mask.to(ctx.device)
-        classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(ctx.device)
-        optimizers = [adam(classifier.parameters(), options.head_lr, options.head_weight_decay),
-                      adam(encoder.parameters(), options.encoder_lr, options.encoder_weight_decay)]
-        tracker = FitTracker(ctx.device, data.num_classes, budget_steps=options.budget_steps)
-        n_train = int(train.sum())
-        batches = 1 if options.batch_size is None else -(-n_train // options.batch_size)  # no RNG draw
-        epochs = planned_epochs(options.epochs, options.budget_steps, batches)
-        for epoch in ctx.progress(range(epochs), desc="full fine-tune", unit="epoch", leave=False):
-            tracker.start_epoch()
-            encoder.train(options.encoder_train_mode)
-            classifier.train()
-            for nodes in train_batches(train, options.batch_size):
-                if tracker.budget_spent:
-                    break
-                for opt in optimizers:
-                    opt.zero_grad()
-                F.cross_entropy(classifier(batch_forward(encoder, x, edge_index, nodes)), y[nodes]).backward()
-                for opt in optimizers:
-                    opt.step()
-                tracker.step(nodes.numel())
-            tracker.end_epoch()
-            encoder.eval()
-            classifier.eval()
-            with torch.no_grad():
-                tracker.evaluate(epoch, classifier(encoder(x, edge_index)), data)
-        return tracker.result([classifier, encoder])
+        from slide_plugin.heads.loops import fit_full  # torch loads when a head runs
+
+        return fit_full(encoder, data, options, ctx)

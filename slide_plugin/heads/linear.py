@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
-from torch import nn
-from torch_geometric.data import Data
+from typing import TYPE_CHECKING
 
 from registry import Head, RunContext
-from registry.heads import FitTracker, make_classifier, train_batches
+
+if TYPE_CHECKING:
+    from torch import nn
+    from torch_geometric.data import Data
 
 
 @dataclass
@@ -27,12 +26,6 @@ class LinearOptions:
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 (or None), got {self.batch_size}")
-
-
-@torch.no_grad()
-def embed(encoder: nn.Module, data: Data, device: torch.device) -> torch.Tensor:
-    encoder.eval()
-    return encoder(data.x.to(device), data.edge_index.to(device))
 
 
 class LinearProbe(Head):
@@ -61,21 +54,6 @@ class LinearProbe(Head):
     quick = dict(epochs=30)
 
     def fit(self, encoder: nn.Module, data: Data, options: LinearOptions, ctx: RunContext) -> dict[str, float]:
-        z = embed(encoder, data, ctx.device)
-        y = data.y.to(ctx.device)
-        train = data.train_mask.to(ctx.device)
-        classifier = make_classifier(z.size(1), data.num_classes).to(ctx.device)
-        optimizer = torch.optim.Adam(classifier.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-        tracker = FitTracker(ctx.device, data.num_classes, later_ties=options.later_ties)
-        for epoch in ctx.progress(range(options.epochs), desc="linear probe", unit="epoch", leave=False):
-            tracker.start_epoch()
-            classifier.train()
-            for nodes in train_batches(train, options.batch_size):
-                optimizer.zero_grad()
-                F.cross_entropy(classifier(z[nodes]), y[nodes]).backward()
-                optimizer.step()
-                tracker.step(nodes.numel())
-            tracker.end_epoch()
-            classifier.eval()
-            tracker.evaluate(epoch, classifier(z), data)
-        return tracker.result([classifier], [encoder])
+        from slide_plugin.heads.loops import fit_linear  # torch loads when a head runs
+
+        return fit_linear(encoder, data, options, ctx)

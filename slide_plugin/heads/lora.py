@@ -1,6 +1,6 @@
 """LoRA heads (the paper's Table 11): low-rank adapters on the encoder's linear maps, encoder frozen.
 
-Both heads run the SLIDE training loop (:func:`~slide_plugin.heads.slide.train_reweighted`) with the
+Both heads run the SLIDE training loop (:func:`~slide_plugin.heads.slide_loop.train_reweighted`) with the
 encoder's own weights frozen and its second Adam optimiser on the adapters only:
 
 - ``lora``: plain cross-entropy (``decorrelation=False``). On the original encoder this is "LoRA";
@@ -19,13 +19,14 @@ linear probe on the encoder's embeddings in ``encoder_train_mode``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from torch import nn
-from torch_geometric.data import Data
+from typing import TYPE_CHECKING
 
 from registry import Head, RunContext
-from slide_plugin.heads.slide import SLIDE_OVERRIDES, SlideOptions, train_reweighted
-from slide_plugin.lora import apply_lora
+from slide_plugin.heads.slide import SLIDE_OVERRIDES, SlideOptions
+
+if TYPE_CHECKING:
+    from torch import nn
+    from torch_geometric.data import Data
 
 
 @dataclass
@@ -60,6 +61,9 @@ class LoraHead(Head):
     quick = dict(epochs=5, epochb=5)
 
     def fit(self, encoder: nn.Module, data: Data, options: LoraOptions, ctx: RunContext) -> dict[str, float]:
+        from slide_plugin.heads.slide_loop import train_reweighted  # torch loads when a head runs
+        from slide_plugin.lora import apply_lora
+
         adapters = apply_lora(encoder, options.rank, options.alpha)
         return train_reweighted(encoder, data, options, ctx, adapters, desc=self.name)
 

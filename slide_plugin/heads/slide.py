@@ -14,17 +14,14 @@ under uniform and learned weights are logged (``ctx.log``). ``decorrelation=Fals
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch_geometric.data import Data
+from typing import TYPE_CHECKING, Any
 
 from registry import Head, RunContext
-from registry.heads import (FitTracker, adam, batch_forward, check_budget_steps, make_classifier, model_features,
-                            planned_epochs)
-from slide_plugin.decorrelation import SampleReweighter
+from registry.config import check_budget_steps
+
+if TYPE_CHECKING:
+    from torch import nn
+    from torch_geometric.data import Data
 
 
 @dataclass
@@ -96,71 +93,6 @@ SLIDE_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
-def _epoch_summary(stats: list[dict[str, Tensor]]) -> dict[str, float]:
-    """One line per epoch from the batches' 0-dim diagnostics, in one host transfer: extremes of the
-    weights over its batches, means of the rest."""
-    names = list(stats[0])
-    values = torch.stack([torch.stack([s[name] for s in stats]) for name in names])  # [names, batches]
-    summary = values.mean(dim=1)
-    for name, extreme in (("weight_min", torch.amin), ("weight_max", torch.amax)):
-        summary[names.index(name)] = extreme(values[names.index(name)])
-    return dict(zip(names, summary.tolist())) | {"batches": len(stats)}
-
-
-def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx: RunContext,
-                     encoder_params: Iterable[nn.Parameter], desc: str = "slide") -> dict[str, float]:
-    """The SLIDE loop (module docstring); ``encoder_params`` are the encoder parameters the second Adam
-    optimiser trains (all of them for SLIDE, the adapters for LoRA, none for a frozen encoder)."""
-    device = ctx.device
-    x, edge_index, y = model_features(encoder, data.x.to(device)), data.edge_index.to(device), data.y.to(device)
-    train_nodes = data.train_mask.to(device).nonzero().view(-1)
-    classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(device)
-    optimizers = [adam(classifier.parameters(), options.head_lr, options.head_weight_decay)]
-    encoder_params = [p for p in encoder_params if p.requires_grad]
-    if encoder_params:
-        optimizers.append(adam(encoder_params, options.encoder_lr, options.encoder_weight_decay))
-    reweighter = SampleReweighter(
-        encoder.embedding_dim, options.memory_size, options.lrbl, options.epochb, options.presave_ratio,
-        options.lambda0, options.lambda_decay_rate, options.lambda_decay_epoch, num_f=options.num_rff,
-        decay_pow=options.decay_pow, device=device) if options.decorrelation else None
-    tracker = FitTracker(device, data.num_classes, budget_steps=options.budget_steps)
-    epochs = planned_epochs(options.epochs, options.budget_steps, -(-train_nodes.numel() // options.batch_size))
-    for epoch in ctx.progress(range(epochs), desc=desc, unit="epoch", leave=False):
-        if reweighter is not None and options.reset_memory_each_epoch:
-            reweighter.reset()
-        tracker.start_epoch()
-        encoder.train(options.encoder_train_mode)
-        classifier.train()
-        stats = []
-        shuffled = train_nodes[torch.randperm(train_nodes.numel(), device=device)]
-        for nodes in shuffled.split(options.batch_size):
-            if tracker.budget_spent:
-                break
-            z = batch_forward(encoder, x, edge_index, nodes)
-            losses = F.cross_entropy(classifier(z), y[nodes], reduction="none")
-            if reweighter is not None and epoch > 0:  # no re-weighting in the first epoch
-                weights, diagnostics = reweighter(z.detach(), epoch + options.lambda_epoch_offset)
-                stats.append(diagnostics)
-                loss = (weights * losses).sum() / weights.sum()
-            else:
-                loss = losses.mean()
-            for optimizer in optimizers:
-                optimizer.zero_grad()
-            loss.backward()
-            for optimizer in optimizers:
-                optimizer.step()
-            tracker.step(nodes.numel())
-        tracker.end_epoch()
-        if stats:
-            lambda_p = reweighter.lambda_at(epoch + options.lambda_epoch_offset)
-            ctx.log(epoch=epoch, lambda_p=lambda_p, **_epoch_summary(stats))
-        encoder.eval()
-        classifier.eval()
-        with torch.no_grad():
-            tracker.evaluate(epoch, classifier(encoder(x, edge_index)), data)
-    return tracker.result([classifier, encoder])
-
-
 class SlideHead(Head):
     name = "slide"
     version = "3"  # 3: layer-wise receptive fields (other dropout draws), Gram-form learner, fused Adam; 2: CSR input
@@ -171,5 +103,6 @@ class SlideHead(Head):
     quick = dict(epochs=5, epochb=5)
 
     def fit(self, encoder: nn.Module, data: Data, options: SlideOptions, ctx: RunContext) -> dict[str, float]:
-        return train_reweighted(encoder, data, options, ctx, encoder.parameters(), desc=self.name)
+        from slide_plugin.heads.slide_loop import train_reweighted  # torch loads when a head runs
 
+        return train_reweighted(encoder, data, options, ctx, encoder.parameters(), desc=self.name)

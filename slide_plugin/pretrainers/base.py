@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from registry import Pretrainer
-from slide_plugin.nn import StackEncoder
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class StackPretrainer(Pretrainer):
     """A pretrainer whose encoder is a slimmable :class:`StackEncoder`, rebuilt from its ``arch``."""
 
     def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
+        from slide_plugin.nn import StackEncoder
+
         return StackEncoder.from_arch(arch)

@@ -8,25 +8,16 @@ nodes' reconstructions with the scaled cosine error ``(1 - cos(x, x̂))^alpha``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch_geometric.data import Data
-from torch_geometric.utils import dropout_edge
+from typing import TYPE_CHECKING
 
 from registry import RunContext
-from slide_plugin.pretrainers.base import StackPretrainer
 from slide_plugin.features import scale_features
-from slide_plugin.nn import GATBlock, StackEncoder
+from slide_plugin.pretrainers.base import StackPretrainer
 
-
-def sce_loss(x: Tensor, y: Tensor, alpha: float) -> Tensor:
-    """Scaled cosine error: mean over rows of ``(1 - cos(x_i, y_i))^alpha``."""
-    cos = (F.normalize(x, dim=-1) * F.normalize(y, dim=-1)).sum(dim=-1)
-    return (1 - cos).pow(alpha).mean()
+if TYPE_CHECKING:
+    from torch import nn
+    from torch_geometric.data import Data
 
 
 @dataclass
@@ -57,57 +48,6 @@ class GraphMAEOptions:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
-class GraphMAEModel(nn.Module):
-    """Encoder, encoder-to-decoder projection, one-layer GAT decoder and the [MASK] token."""
-
-    def __init__(self, in_dim: int, o: GraphMAEOptions):
-        super().__init__()
-        self.options = o
-        units = o.num_hidden // o.num_heads
-        blocks, dim = [], in_dim
-        for _ in range(o.num_layers):
-            blocks.append(GATBlock(dim, units, o.num_heads, o.in_drop, o.attn_drop, o.norm, o.activation, o.negative_slope))
-            dim = o.num_hidden
-        self.encoder = StackEncoder(blocks)
-        self.encoder_to_decoder = nn.Linear(o.num_hidden, o.num_hidden, bias=False)
-        self.decoder = GATBlock(o.num_hidden, in_dim, 1, o.in_drop, o.attn_drop, None, None, o.negative_slope)
-        self.mask_token = nn.Parameter(torch.zeros(1, in_dim))
-        gain = nn.init.calculate_gain("relu")  # the official GAT layers' init (PyG's default differs)
-        for block in [*self.encoder.blocks, self.decoder]:
-            block.reset_xavier_normal(gain)
-
-    def mask_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Masked input and the indices of the masked nodes."""
-        n, o = x.size(0), self.options
-        perm = torch.randperm(n, device=x.device)
-        num_mask = int(o.mask_rate * n)
-        mask_nodes = perm[:num_mask]
-        out = x.clone()
-        if o.replace_rate > 0:
-            num_noise = int(o.replace_rate * num_mask)
-            order = torch.randperm(num_mask, device=x.device)
-            token_nodes = mask_nodes[order[: num_mask - num_noise]]
-            noise_nodes = mask_nodes[order[num_mask - num_noise:]]
-            out[token_nodes] = 0.0
-            out[noise_nodes] = x[torch.randperm(n, device=x.device)[:num_noise]]
-        else:
-            token_nodes = mask_nodes
-            out[token_nodes] = 0.0
-        out[token_nodes] += self.mask_token
-        return out, mask_nodes
-
-    def loss(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        masked_x, mask_nodes = self.mask_features(x)
-        enc_edges = edge_index
-        if self.options.drop_edge_rate > 0:
-            enc_edges, _ = dropout_edge(edge_index, p=self.options.drop_edge_rate)
-        code = self.encoder_to_decoder(self.encoder(masked_x, enc_edges))
-        code = code.clone()
-        code[mask_nodes] = 0.0  # re-mask before decoding
-        recon = self.decoder(code, edge_index)
-        return sce_loss(recon[mask_nodes], x[mask_nodes], self.options.alpha_l)
-
-
 class GraphMAE(StackPretrainer):
     name = "graphmae"
     version = "3"  # 2: the official GAT initialisation; 3: the fused GAT layer (same layer, other rounding)
@@ -136,23 +76,11 @@ class GraphMAE(StackPretrainer):
 
     def init_encoder(self, data: Data, options: GraphMAEOptions) -> nn.Module:
         """An untrained encoder with the architecture ``pretrain`` returns (for parameter counts)."""
+        from slide_plugin.pretrainers.graphmae_model import GraphMAEModel
+
         return GraphMAEModel(data.num_features, options).encoder
 
     def pretrain(self, data: Data, options: GraphMAEOptions, ctx: RunContext) -> nn.Module:
-        model = GraphMAEModel(data.num_features, options).to(ctx.device)
-        x, edge_index = data.x.to(ctx.device), data.edge_index.to(ctx.device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-        epochs = options.epochs
-        schedule = (lambda e: (1 + math.cos(e * math.pi / epochs)) * 0.5) if options.scheduler else (lambda e: 1.0)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        model.train()
-        bar = ctx.progress(range(epochs), desc="pretrain graphmae", unit="epoch")
-        for _ in bar:
-            optimizer.zero_grad()
-            loss = model.loss(x, edge_index)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if not getattr(bar, "disable", True):  # reading the loss waits for the device: only for a visible bar
-                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-        return model.encoder.eval()
+        from slide_plugin.pretrainers.graphmae_model import pretrain  # torch loads when a run starts
+
+        return pretrain(data, options, ctx)

@@ -16,40 +16,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
-
-import torch
-import torch.nn.functional as F
-import torch_geometric.transforms as T
-from torch import Tensor, nn
-from torch_geometric.data import Data
-from torch_geometric.utils import add_self_loops, degree, negative_sampling, to_undirected
-from torchmetrics.functional.classification import binary_auroc
+from typing import TYPE_CHECKING
 
 from registry import RunContext
 from slide_plugin.pretrainers.base import StackPretrainer
-from slide_plugin.nn import GCNBlock, StackEncoder
-from slide_plugin.pretrainers.edge_masking import mask_edge, mask_path
+
+if TYPE_CHECKING:
+    from torch import nn
+    from torch_geometric.data import Data
 
 MASKS = ("path", "edge")
-
-
-class MLPDecoder(nn.Module):
-    """``layers`` linear layers ``in → hidden → … → 1`` with ReLU between them; the edge decoder
-    applies dropout before each hidden layer, the degree decoder after it and a final ReLU."""
-
-    def __init__(self, in_dim: int, hidden: int, layers: int, dropout: float, degree_head: bool):
-        super().__init__()
-        dims = [in_dim] + [hidden] * (layers - 1) + [1]
-        self.mlps = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.dropout = nn.Dropout(dropout)
-        self.degree_head = degree_head
-
-    def forward(self, x: Tensor) -> Tensor:
-        for mlp in self.mlps[:-1]:
-            x = F.relu(self.dropout(mlp(x))) if self.degree_head else F.relu(mlp(self.dropout(x)))
-        x = self.mlps[-1](x)
-        return F.relu(x) if self.degree_head else x
 
 
 @dataclass
@@ -86,65 +62,6 @@ class MaskGAEOptions:
             raise ValueError("epochs, eval_period and batch_size must be at least 1")
 
 
-def build_encoder(in_dim: int, o: MaskGAEOptions) -> StackEncoder:
-    """GCN layers in → e → … → e → hd, each dropout → conv → BatchNorm (``bn``) → activation."""
-    dims = [in_dim] + [o.encoder_channels] * (o.encoder_layers - 1) + [o.hidden_channels]
-    norm = "batchnorm" if o.bn else None
-    blocks = [GCNBlock(a, b, o.encoder_dropout, norm, o.encoder_activation) for a, b in zip(dims[:-1], dims[1:])]
-    return StackEncoder(blocks, readout="cat", l2_normalize=o.l2_normalize, cap_truncated_output=True)
-
-
-class MaskGAEModel(nn.Module):
-    def __init__(self, in_dim: int, o: MaskGAEOptions):
-        super().__init__()
-        self.options = o
-        self.encoder = build_encoder(in_dim, o)
-        self.edge_decoder = MLPDecoder(o.hidden_channels, o.decoder_channels, o.decoder_layers, o.decoder_dropout, False)
-        self.degree_decoder = MLPDecoder(o.hidden_channels, o.decoder_channels, o.decoder_layers, o.decoder_dropout, True)
-
-    def code(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """The last layer's output: what the decoders read."""
-        return self.encoder.layer_outputs(x, edge_index)[-1]
-
-    def edge_logits(self, z: Tensor, edges: Tensor) -> Tensor:
-        return self.edge_decoder(z[edges[0]] * z[edges[1]]).squeeze(-1)
-
-    def train_epoch(self, x: Tensor, edge_index: Tensor, optimizer: torch.optim.Optimizer) -> float:
-        o, n = self.options, x.size(0)
-        self.train()
-        if o.mask == "path":
-            remaining, masked = mask_path(edge_index, n, o.p, walk_length=o.encoder_layers + 1)
-        else:
-            remaining, masked = mask_edge(edge_index, n, o.p)
-        negatives = negative_sampling(add_self_loops(edge_index)[0], num_nodes=n, num_neg_samples=masked.size(1))
-        masked_degree = degree(masked[1], n)
-        total = 0.0
-        for perm in torch.randperm(masked.size(1), device=x.device).split(o.batch_size):
-            optimizer.zero_grad()
-            z = self.code(x, remaining)
-            pos = self.edge_logits(z, masked[:, perm])
-            neg = self.edge_logits(z, negatives[:, perm[perm < negatives.size(1)]])  # sampler may return fewer
-            loss = (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
-                    + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))
-            if o.alpha:
-                loss = loss + o.alpha * F.mse_loss(self.degree_decoder(z).squeeze(-1), masked_degree)
-            loss.backward()
-            if o.grad_norm > 0:
-                nn.utils.clip_grad_norm_(self.parameters(), o.grad_norm)
-            optimizer.step()
-            total += loss.item()
-        return total
-
-    @torch.no_grad()
-    def auc(self, x: Tensor, edge_index: Tensor, pos: Tensor, neg: Tensor) -> float:
-        """Link-prediction ROC-AUC of ``pos`` vs ``neg`` edges, encoding the graph ``edge_index``."""
-        self.eval()
-        z = self.code(x, edge_index)
-        scores = torch.cat([self.edge_logits(z, pos), self.edge_logits(z, neg)]).sigmoid()
-        labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).long().to(scores.device)
-        return float(binary_auroc(scores, labels))
-
-
 class MaskGAE(StackPretrainer):
     name = "maskgae"
     description = "MaskGAE: path-masked graph auto-encoder, GCN+BN encoder, edge and degree decoders"
@@ -165,38 +82,19 @@ class MaskGAE(StackPretrainer):
     quick = dict(epochs=6, eval_period=2, encoder_channels=32, hidden_channels=16)
 
     def prepare(self, data: Data, options: MaskGAEOptions) -> Data:
+        from torch_geometric.utils import to_undirected
+
         data = copy.copy(data)  # T.ToUndirected; no feature scaling
         data.edge_index = to_undirected(data.edge_index, num_nodes=data.num_nodes)
         return data
 
     def init_encoder(self, data: Data, options: MaskGAEOptions) -> nn.Module:
         """An untrained encoder with the architecture ``pretrain`` returns (for checks and parameter counts)."""
+        from slide_plugin.pretrainers.maskgae_model import build_encoder
+
         return build_encoder(data.num_features, options)
 
     def pretrain(self, data: Data, options: MaskGAEOptions, ctx: RunContext) -> nn.Module:
-        o = options
-        graph = Data(x=data.x, edge_index=data.edge_index, num_nodes=data.num_nodes)
-        split = T.RandomLinkSplit(num_val=0.1, num_test=0.05, is_undirected=True, split_labels=True,
-                                  add_negative_train_samples=False)
-        train, val, _ = split(graph)
-        x = data.x.to(ctx.device)
-        train_edges = (graph if o.full_data else train).edge_index.to(ctx.device)
-        val_graph = val.edge_index.to(ctx.device)
-        val_pos, val_neg = val.pos_edge_label_index.to(ctx.device), val.neg_edge_label_index.to(ctx.device)
-        model = MaskGAEModel(data.num_features, o).to(ctx.device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-        best_auc, best_state = 0.0, None
-        bar = ctx.progress(range(1, o.epochs + 1), desc="pretrain maskgae", unit="epoch")
-        for epoch in bar:
-            loss = model.train_epoch(x, train_edges, optimizer)
-            entry: dict[str, Any] = dict(stage="pretrain", epoch=epoch, loss=loss)
-            if epoch % o.eval_period == 0:
-                entry["val_auc"] = model.auc(x, val_graph, val_pos, val_neg)
-                if entry["val_auc"] > best_auc:
-                    best_auc, best_state = entry["val_auc"], copy.deepcopy(model.encoder.state_dict())
-            ctx.log(**entry)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        if best_state is not None:
-            model.encoder.load_state_dict(best_state)
-        return model.encoder.eval()
+        from slide_plugin.pretrainers.maskgae_model import pretrain  # torch loads when a run starts
+
+        return pretrain(data, options, ctx)
