@@ -2,7 +2,8 @@
 
 ``--set`` values are written ``section.option=value`` with section ``pretrain``, ``slim`` or
 ``head``; values are parsed to the option's declared type (``bool``: true/false/1/0; lists and
-dicts as JSON).
+dicts as JSON). Every value, whatever its layer, is then checked against its declared type and valid
+values (:mod:`registry.options`) before the ``Options`` instance is built.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable
 
 from registry.components import Component
 from registry.errors import ConfigError
+from registry.options import check_value, defaults, option_hints
 from registry.registry import normalize
 
 SECTIONS = {"pretrain": "pretrainer", "slim": "slimmer", "head": "head"}
@@ -37,6 +39,8 @@ def parse_sets(items: Iterable[str]) -> dict[str, dict[str, str]]:
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if not isinstance(value, str):
         return value
+    if typing.get_origin(annotation) is Annotated:
+        return _coerce(value, typing.get_args(annotation)[0], where)
     origin = typing.get_origin(annotation)
     if annotation is bool:
         low = value.lower()
@@ -95,7 +99,7 @@ def resolve_options(
     if preset not in PRESETS:
         raise ConfigError(f"Unknown preset '{preset}'. Known: {', '.join(PRESETS)}")
     fields = {f.name: f for f in dataclasses.fields(component.Options)}
-    hints = typing.get_type_hints(component.Options)
+    hints = option_hints(component.Options)
     values: dict[str, Any] = {}
     layers = [("official config", overrides_for(component, dataset, pretrainer, supplied))]
     if preset == "quick":
@@ -107,9 +111,13 @@ def resolve_options(
                 known = ", ".join(fields) or "(none)"
                 raise ConfigError(f"{component.kind} '{component.name}' has no option '{key}' ({origin}). Options: {known}")
             values[key] = _coerce(value, hints[key], f"{component.kind} '{component.name}' option '{key}'")
+    for key, value in {**defaults(component.Options), **values}.items():
+        problem = check_value(value, hints[key])
+        if problem:
+            raise ConfigError(f"{component.kind} '{component.name}' option '{key}' = {value!r} is invalid ({problem})")
     try:
         return component.Options(**values)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
         raise ConfigError(f"{component.kind} '{component.name}': {exc}") from None
 
 

@@ -4,7 +4,7 @@
 - :func:`train_batches`: an epoch's training nodes, whole or in shuffled mini-batches;
 - :class:`FitTracker`: per-epoch evaluation with best-validation selection, and the accounting the
   store keeps (``epochs``, ``steps``, ``samples_seen``, times, memory, parameters), with an optional
-  exact step budget (:func:`planned_epochs`, :attr:`FitTracker.budget_spent`, :func:`check_budget_steps`);
+  exact step budget (:func:`planned_epochs`, :attr:`FitTracker.budget_spent`);
 - :func:`model_features`, :func:`batch_forward`: a batch embedded on its receptive field, exactly the
   rows of a full-graph forward for a fraction of the work.
 

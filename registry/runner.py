@@ -28,6 +28,7 @@ from registry.datasets import load_dataset
 from registry.device import peak_memory_mb, reset_peak_memory
 from registry.errors import ConfigError, PluginError, SlideBenchError
 from registry.metrics import count_parameters
+from registry.options import SEED_RANGE
 from registry.registry import Registry
 from registry.seed import derive_seed, seed_everything
 from registry.store import ResultsStore
@@ -108,7 +109,10 @@ class Runner:
     _pretrain_errors: dict[str, Exception] = field(default_factory=dict)
 
     def resolve(self, cell: Cell) -> Resolved:
-        """Canonical names and fully resolved options; raises on unknown names or bad options."""
+        """Canonical names and fully resolved options; raises on unknown names, bad options or seeds."""
+        for what, seed in (("seed", cell.seed), ("fine-tuning seed", cell.finetune_seed)):
+            if not SEED_RANGE.accepts(seed) or not isinstance(seed, int):
+                raise ConfigError(f"{what} {seed!r} is invalid (valid: int {SEED_RANGE})")
         dataset = self.registry.get("dataset", cell.dataset)
         components = {kind: self.registry.get(kind, getattr(cell, attr)) for attr, kind in
                       (("pretrainer", "pretrainer"), ("slimmer", "slimmer"), ("head", "head"))}

@@ -12,7 +12,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from registry import Slimmer
+from registry import Count, Ratio, Slimmer
 from registry.slimming import SelectionOptions, SlimmableEncoder, slim_encoder
 
 if TYPE_CHECKING:
@@ -23,15 +23,13 @@ if TYPE_CHECKING:
 class CustomOptions(SelectionOptions):
     """``ratios``: keep-ratio per kept layer (one value: every layer); ``layers``: how many first layers to keep."""
 
-    ratios: list[float] = field(default_factory=lambda: [1.0])
-    layers: int | None = None
+    ratios: list[Ratio] = field(default_factory=lambda: [1.0])
+    layers: Count | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.ratios or any(not 0 < r <= 1 for r in self.ratios):
-            raise ValueError(f"ratios must be in (0, 1], got {self.ratios}")
-        if self.layers is not None and self.layers < 1:
-            raise ValueError(f"layers must be at least 1, got {self.layers}")
+        if not self.ratios:
+            raise ValueError("ratios must not be empty")
         if self.layers is not None and len(self.ratios) not in (1, self.layers):
             raise ValueError(f"got {len(self.ratios)} ratios for {self.layers} kept layers (give 1 or {self.layers})")
 

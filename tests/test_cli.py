@@ -114,12 +114,14 @@ def test_run_quick_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     (["--set", "pretrain.epochs=abc"], "option 'epochs' expects int, got 'abc'"),
     (["--set", "pretrain.epoch=3"], "has no option 'epoch' (--set). Options: num_hidden, num_heads"),
     (["--set", "pretrain.num_hidden=30"], "num_hidden (30) must be divisible by num_heads (4)"),
-    (["--set", "pretrain.norm=bogus"], "pretrainer 'graphmae' cannot build its encoder for Cora: unknown norm 'bogus'"),
-    (["--set", "pretrain.feature_scaling=log"], "feature scaling must be one of none, row, standard, got 'log'"),
+    (["--set", "pretrain.norm=bogus"], "pretrainer 'graphmae' option 'norm' = 'bogus' is invalid (valid: one of none, "
+                                       "layernorm, batchnorm)"),
+    (["--set", "pretrain.feature_scaling=log"], "option 'feature_scaling' = 'log' is invalid (valid: one of none, row, "
+                                                "standard)"),
     (["--device", "nonsense"], "Unknown device 'nonsense'"),
     (["--device", "cuda:99"], "Device 'cuda:99' asked for, but"),
-    (["--slim", "custom", "--set", "slim.ratios=[0]"], "ratios must be in (0, 1], got [0]"),
-    (["--slim", "custom", "--set", "slim.ratios=[1.5]"], "ratios must be in (0, 1], got [1.5]"),
+    (["--slim", "custom", "--set", "slim.ratios=[0]"], "option 'ratios' = [0] is invalid (valid: list of float (0, 1])"),
+    (["--slim", "custom", "--set", "slim.ratios=[1.5]"], "option 'ratios' = [1.5] is invalid"),
     (["--slim", "custom", "--set", "slim.ratios=[1,0.5]", "--set", "slim.layers=1"], "got 2 ratios for 1 kept layers"),
     (["--slim", "custom", "--set", "slim.ratios=[1,0.5,0.5]"], "got 3 ratios for 2 kept layers"),
     (["--slim", "custom", "--set", "slim.layers=3"], "this encoder has 2 layers; cannot keep 3"),

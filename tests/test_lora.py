@@ -6,6 +6,8 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 
 from registry import RunContext
+from registry.config import resolve_options
+from registry.errors import ConfigError
 from slide_plugin.heads.lora import LoraHead, LoraOptions, SlideLoraHead
 from slide_plugin.lora import LoRALinear, apply_lora
 from test_slide_head import tiny_encoder, tiny_graph
@@ -67,5 +69,5 @@ def test_options():
     assert LoraOptions().decorrelation is False and SlideLoraHead.Options().decorrelation is True
     assert SlideLoraHead.default_slimmer == "2-half" and LoraHead.default_slimmer == "original"
     assert "encoder_lr" not in LoraHead.overrides["graphmae/Cora"]  # SLIDE's 1e-7 would freeze the adapters
-    with pytest.raises(ValueError):
-        LoraOptions(rank=-1)
+    with pytest.raises(ConfigError, match=r"head 'lora' option 'rank' = -1 is invalid \(valid: int ≥ 0\)"):
+        resolve_options(LoraHead(), "Cora", "graphmae", sets={"rank": -1})

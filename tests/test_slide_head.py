@@ -9,6 +9,7 @@ from torch_geometric.utils import to_undirected
 
 from registry import RunContext
 from registry.config import resolve_options
+from registry.errors import ConfigError
 from slide_plugin.heads.slide import SlideHead, SlideOptions
 from registry.heads import batch_forward
 from slide_plugin.nn import GATBlock, GCNBlock, StackEncoder
@@ -171,7 +172,7 @@ def test_official_settings_and_validation():
     assert (cora.batch_size, cora.memory_size, cora.epochs, cora.lambda0, cora.encoder_lr) == (16, 16, 50, 0.5, 1e-7)
     assert resolve_options(head, "Cora", "maskgae", "official", {}).encoder_train_mode is False
     assert head.default_slimmer == "2-half"
-    with pytest.raises(ValueError):
-        SlideOptions(batch_size=0)
-    with pytest.raises(ValueError):
-        SlideOptions(presave_ratio=1.5)
+    with pytest.raises(ConfigError, match="option 'batch_size' = 0 is invalid"):
+        resolve_options(head, "Cora", "graphmae", sets={"batch_size": 0})
+    with pytest.raises(ConfigError, match=r"option 'presave_ratio' = 1.5 is invalid \(valid: float \[0, 1\]\)"):
+        resolve_options(head, "Cora", "graphmae", sets={"presave_ratio": 1.5})

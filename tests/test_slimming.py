@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from registry.config import resolve_options
+from registry.errors import ConfigError
 from registry.metrics import count_parameters
 from slide_plugin.nn import GATBlock, StackEncoder
 from slide_plugin.pretrainers.graphmae import GraphMAE
@@ -268,8 +269,8 @@ def test_slimmer_rejects_what_the_encoder_cannot_take(options, message):
                                      dict(ratios=[0.5, 0.5, 0.5], layers=2), dict(layers=0),
                                      dict(selection="strided")])
 def test_custom_options_validate(options):
-    with pytest.raises(ValueError):
-        CustomOptions(**options)
+    with pytest.raises(ConfigError, match="slimmer 'custom'"):
+        resolve_options(SLIMMERS["custom"], "Cora", "graphmae", sets=options)
 
 
 def test_graphmae_uses_the_official_gat_initialisation():

@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry import Head, RunContext
-from registry.config import check_budget_steps
+from registry import Count, Head, NonNegativeFloat, PositiveFloat, RunContext
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,19 +23,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class FullOptions:
-    head_lr: float = 0.01
-    head_weight_decay: float = 1e-4
-    encoder_lr: float = 1e-4
-    encoder_weight_decay: float = 0.0
-    epochs: int = 300
-    batch_size: int | None = None
+    head_lr: PositiveFloat = 0.01
+    head_weight_decay: NonNegativeFloat = 1e-4
+    encoder_lr: PositiveFloat = 1e-4
+    encoder_weight_decay: NonNegativeFloat = 0.0
+    epochs: Count = 300
+    batch_size: Count | None = None
     encoder_train_mode: bool = True
-    budget_steps: int | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
-
-    def __post_init__(self) -> None:
-        check_budget_steps(self.budget_steps)
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1 (or None), got {self.batch_size}")
+    budget_steps: Count | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
 
 
 class FullFineTune(Head):

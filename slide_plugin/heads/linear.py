@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry import Head, RunContext
+from registry import Count, Head, NonNegativeFloat, PositiveFloat, RunContext
 
 if TYPE_CHECKING:
     from torch import nn
@@ -17,15 +17,11 @@ class LinearOptions:
     """``batch_size``: training nodes per step (None: all of them, one step per epoch); mini-batches are
     drawn in a fresh random order every epoch (MaskGAE's protocol)."""
 
-    lr: float = 0.01
-    weight_decay: float = 1e-4
-    epochs: int = 300
-    batch_size: int | None = None
+    lr: PositiveFloat = 0.01
+    weight_decay: NonNegativeFloat = 1e-4
+    epochs: Count = 300
+    batch_size: Count | None = None
     later_ties: bool = False  # on a validation tie keep the later epoch (official GraphMAE: True)
-
-    def __post_init__(self) -> None:
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1 (or None), got {self.batch_size}")
 
 
 class LinearProbe(Head):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry import Head, RunContext
+from registry import Head, NonNegativeFloat, NonNegativeInt, PositiveFloat, RunContext
 from slide_plugin.heads.slide import SLIDE_OVERRIDES, SlideOptions
 
 if TYPE_CHECKING:
@@ -31,16 +31,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class LoraOptions(SlideOptions):
-    encoder_lr: float = 1e-3  # adapters' Adam learning rate
-    encoder_weight_decay: float = 0.0
+    encoder_lr: PositiveFloat = 1e-3  # adapters' Adam learning rate
+    encoder_weight_decay: NonNegativeFloat = 0.0
     decorrelation: bool = False
-    rank: int = 8
-    alpha: float = 16.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.rank < 0:
-            raise ValueError(f"rank must be >= 0, got {self.rank}")
+    rank: NonNegativeInt = 8  # 0: no adapters (a linear probe in SLIDE's loop)
+    alpha: PositiveFloat = 16.0
 
 
 @dataclass

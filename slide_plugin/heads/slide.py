@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from registry import Head, RunContext
-from registry.config import check_budget_steps
+from registry import Count, Fraction, Head, NonNegativeFloat, NonNegativeInt, PositiveFloat, RunContext
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,38 +25,26 @@ if TYPE_CHECKING:
 
 @dataclass
 class SlideOptions:
-    head_lr: float = 0.01
-    head_weight_decay: float = 1e-4
-    encoder_lr: float = 1e-6
-    encoder_weight_decay: float = 0.0
-    epochs: int = 100
-    batch_size: int = 64
-    memory_size: int = 64  # M rows of the EMA memory of past batches
+    head_lr: PositiveFloat = 0.01
+    head_weight_decay: NonNegativeFloat = 1e-4
+    encoder_lr: PositiveFloat = 1e-6
+    encoder_weight_decay: NonNegativeFloat = 0.0
+    epochs: Count = 100
+    batch_size: Count = 64
+    memory_size: NonNegativeInt = 64  # M rows of the EMA memory of past batches; 0: none
     decorrelation: bool = True  # False: the paper's "w/o de" ablation (all weights 1)
-    lambda0: float = 0.1  # de-correlation strength: balance loss / λ(e), smaller = stronger
-    lambda_decay_rate: float = 1.0  # ρ in λ(e) = λ0 · max(ρ^⌊e/E_d⌋, 0.01)
-    lambda_decay_epoch: int = 5  # E_d
-    lambda_epoch_offset: int = 0  # e = epoch index + offset (0: GraphMAE code, 1: GRACE/MaskGAE code)
-    num_rff: int = 1  # Fourier functions per embedding dimension
-    lrbl: float = 1.0  # SGD learning rate of the weight logits
-    epochb: int = 20  # inner SGD steps per mini-batch
-    presave_ratio: float = 0.9  # EMA ratio of the memory update
-    decay_pow: float = 2.0  # power of the Σ softmax(θ)^q regulariser
+    lambda0: PositiveFloat = 0.1  # de-correlation strength: balance loss / λ(e), smaller = stronger
+    lambda_decay_rate: PositiveFloat = 1.0  # ρ in λ(e) = λ0 · max(ρ^⌊e/E_d⌋, 0.01)
+    lambda_decay_epoch: Count = 5  # E_d
+    lambda_epoch_offset: NonNegativeInt = 0  # e = epoch index + offset (0: GraphMAE code, 1: GRACE/MaskGAE code)
+    num_rff: Count = 1  # Fourier functions per embedding dimension
+    lrbl: PositiveFloat = 1.0  # SGD learning rate of the weight logits
+    epochb: Count = 20  # inner SGD steps per mini-batch
+    presave_ratio: Fraction = 0.9  # EMA ratio of the memory update
+    decay_pow: PositiveFloat = 2.0  # power of the Σ softmax(θ)^q regulariser
     encoder_train_mode: bool = True  # dropout on while fine-tuning (GraphMAE code); MaskGAE uses eval mode
     reset_memory_each_epoch: bool = False  # MaskGAE/ogbn-arxiv code resets it every epoch
-    budget_steps: int | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "epochb", "num_rff", "lambda_decay_epoch"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.memory_size < 0:
-            raise ValueError(f"memory_size must be >= 0, got {self.memory_size}")
-        if self.lambda0 <= 0 or self.lrbl <= 0:
-            raise ValueError("lambda0 and lrbl must be > 0")
-        if not 0.0 <= self.presave_ratio <= 1.0:
-            raise ValueError(f"presave_ratio must be in [0, 1], got {self.presave_ratio}")
-        check_budget_steps(self.budget_steps)
+    budget_steps: Count | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
 
 
 def _settings(batch: int, memory: int, head: tuple[float, float], encoder: tuple[float, float], epochs: int,

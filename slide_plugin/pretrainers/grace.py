@@ -12,10 +12,11 @@ as out-of-memory by the runner) when the estimate still exceeds ``similarity_mem
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from registry import RunContext
-from slide_plugin.features import scale_features
+from registry import Count, NonNegativeFloat, NonNegativeInt, OneOf, PositiveFloat, Probability, RunContext
+from slide_plugin.features import SCALINGS, scale_features
+from slide_plugin.layer_kinds import ACTIVATIONS
 from slide_plugin.pretrainers.base import StackPretrainer
 
 if TYPE_CHECKING:
@@ -25,29 +26,20 @@ if TYPE_CHECKING:
 
 @dataclass
 class GRACEOptions:
-    num_hidden: int = 128
-    num_proj_hidden: int = 128
-    activation: str = "relu"
-    drop_edge_1: float = 0.2
-    drop_edge_2: float = 0.4
-    drop_feature_1: float = 0.3
-    drop_feature_2: float = 0.4
-    tau: float = 0.4
-    lr: float = 5e-4
-    weight_decay: float = 1e-5
-    epochs: int = 200
-    loss_batch_size: int = 0  # 0: the full N×N similarity at once (official)
-    similarity_memory_gb: float = 32.0
-    feature_scaling: str = "row"
-
-    def __post_init__(self) -> None:
-        for name in ("drop_edge_1", "drop_edge_2", "drop_feature_1", "drop_feature_2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.tau <= 0:
-            raise ValueError(f"tau must be positive, got {self.tau}")
-        if self.loss_batch_size < 0 or self.similarity_memory_gb <= 0:
-            raise ValueError("loss_batch_size must be >= 0 and similarity_memory_gb > 0")
+    num_hidden: Count = 128
+    num_proj_hidden: Count = 128
+    activation: Annotated[str, OneOf(*ACTIVATIONS)] = "relu"
+    drop_edge_1: Probability = 0.2
+    drop_edge_2: Probability = 0.4
+    drop_feature_1: Probability = 0.3
+    drop_feature_2: Probability = 0.4
+    tau: PositiveFloat = 0.4
+    lr: PositiveFloat = 5e-4
+    weight_decay: NonNegativeFloat = 1e-5
+    epochs: Count = 200
+    loss_batch_size: NonNegativeInt = 0  # 0: the full N×N similarity at once (official)
+    similarity_memory_gb: PositiveFloat = 32.0
+    feature_scaling: Annotated[str, OneOf(*SCALINGS)] = "row"
 
 
 class GRACE(StackPretrainer):

@@ -9,10 +9,11 @@ nodes' reconstructions with the scaled cosine error ``(1 - cos(x, x̂))^alpha``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from registry import RunContext
-from slide_plugin.features import scale_features
+from registry import Count, NonNegativeFloat, OneOf, PositiveFloat, Probability, Range, RunContext
+from slide_plugin.features import SCALINGS, scale_features
+from slide_plugin.layer_kinds import ACTIVATIONS, NORMS
 from slide_plugin.pretrainers.base import StackPretrainer
 
 if TYPE_CHECKING:
@@ -22,30 +23,27 @@ if TYPE_CHECKING:
 
 @dataclass
 class GraphMAEOptions:
-    num_hidden: int = 512
-    num_heads: int = 4
-    num_layers: int = 2
-    norm: str | None = None
-    activation: str = "prelu"
-    in_drop: float = 0.2
-    attn_drop: float = 0.1
-    negative_slope: float = 0.2
-    mask_rate: float = 0.5
-    replace_rate: float = 0.05
-    drop_edge_rate: float = 0.0
-    alpha_l: float = 3.0
-    lr: float = 1e-3
-    weight_decay: float = 2e-4
-    epochs: int = 1500
+    num_hidden: Count = 512
+    num_heads: Count = 4
+    num_layers: Count = 2
+    norm: Annotated[str | None, OneOf(None, *NORMS)] = None
+    activation: Annotated[str, OneOf(*ACTIVATIONS)] = "prelu"
+    in_drop: Probability = 0.2
+    attn_drop: Probability = 0.1
+    negative_slope: NonNegativeFloat = 0.2
+    mask_rate: Annotated[float, Range(0, 1, low_open=True, high_open=True)] = 0.5  # 0 masks nothing: no loss
+    replace_rate: Probability = 0.05
+    drop_edge_rate: Probability = 0.0
+    alpha_l: PositiveFloat = 3.0
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 2e-4
+    epochs: Count = 1500
     scheduler: bool = True
-    feature_scaling: str = "row"
+    feature_scaling: Annotated[str, OneOf(*SCALINGS)] = "row"
 
     def __post_init__(self) -> None:
         if self.num_hidden % self.num_heads:
             raise ValueError(f"num_hidden ({self.num_hidden}) must be divisible by num_heads ({self.num_heads})")
-        for name in ("mask_rate", "replace_rate", "drop_edge_rate", "in_drop", "attn_drop"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
 class GraphMAE(StackPretrainer):

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from registry import RunContext
+from registry import Count, NonNegativeFloat, OneOf, PositiveFloat, Probability, Ratio, RunContext
+from slide_plugin.layer_kinds import ACTIVATIONS
 from slide_plugin.pretrainers.base import StackPretrainer
 
 if TYPE_CHECKING:
@@ -30,36 +31,26 @@ MASKS = ("path", "edge")
 
 @dataclass
 class MaskGAEOptions:
-    encoder_channels: int = 128
-    hidden_channels: int = 64
-    encoder_layers: int = 2
-    encoder_dropout: float = 0.8
-    encoder_activation: str = "elu"
+    encoder_channels: Count = 128
+    hidden_channels: Count = 64
+    encoder_layers: Count = 2
+    encoder_dropout: Probability = 0.8
+    encoder_activation: Annotated[str, OneOf(*ACTIVATIONS)] = "elu"
     bn: bool = False
     l2_normalize: bool = False
-    decoder_channels: int = 32
-    decoder_layers: int = 2
-    decoder_dropout: float = 0.2
-    alpha: float = 0.0
-    mask: str = "path"
-    p: float = 0.7
-    lr: float = 0.01
-    weight_decay: float = 5e-5
-    grad_norm: float = 1.0
-    batch_size: int = 2**16
-    epochs: int = 500
-    eval_period: int = 30
+    decoder_channels: Count = 32
+    decoder_layers: Count = 2
+    decoder_dropout: Probability = 0.2
+    alpha: NonNegativeFloat = 0.0  # weight of the degree loss; 0: none
+    mask: Annotated[str, OneOf(*MASKS)] = "path"
+    p: Ratio = 0.7
+    lr: PositiveFloat = 0.01
+    weight_decay: NonNegativeFloat = 5e-5
+    grad_norm: NonNegativeFloat = 1.0  # 0: no clipping
+    batch_size: Count = 2**16
+    epochs: Count = 500
+    eval_period: Count = 30
     full_data: bool = False
-
-    def __post_init__(self) -> None:
-        if self.mask not in MASKS:
-            raise ValueError(f"mask must be one of {', '.join(MASKS)}, got '{self.mask}'")
-        if not 0 < self.p <= 1:
-            raise ValueError(f"p must be in (0, 1], got {self.p}")
-        if self.encoder_layers < 1 or self.decoder_layers < 1:
-            raise ValueError("encoder_layers and decoder_layers must be at least 1")
-        if self.epochs < 1 or self.eval_period < 1 or self.batch_size < 1:
-            raise ValueError("epochs, eval_period and batch_size must be at least 1")
 
 
 class MaskGAE(StackPretrainer):
