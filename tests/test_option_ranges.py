@@ -45,6 +45,8 @@ def test_every_builtin_option_declares_its_valid_values():
     for kind in ("pretrainer", "slimmer", "head"):
         for name in registry.names(kind):
             for spec in describe_options(registry.get(kind, name).Options):
+                if spec.name == "selection":  # a registered selection rule's name, checked by SelectionOptions
+                    continue
                 assert spec.valid not in ("int", "float", "str", "int or none", "float or none"), (kind, name, spec)
 
 
