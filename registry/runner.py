@@ -10,6 +10,7 @@ encoder, so each (dataset, pretrainer, options, seed) pretrains once and every s
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 import traceback
@@ -25,7 +26,7 @@ from registry.checks import check_encoder
 from registry.components import RunContext
 from registry.config import SECTIONS, options_dict, resolve_options
 from registry.datasets import load_dataset
-from registry.device import peak_memory_mb, reset_peak_memory
+from registry.device import peak_memory_mb, reset_peak_memory, resolve_device, set_threads
 from registry.errors import ConfigError, PluginError, SlideBenchError
 from registry.metrics import count_parameters
 from registry.options import SEED_RANGE
@@ -101,12 +102,22 @@ class Runner:
     registry: Registry
     store: ResultsStore
     cache: EncoderCache
-    device: torch.device
+    device_spec: torch.device | str | None  # a torch.device, or "auto" | "cpu" | "cuda[:N]" resolved on first use
     data_root: str | Path | None = None
     quiet: bool = False
+    threads: int | None = None  # CPU threads for torch, set when a spec resolves (see registry.device.set_threads)
     _data: dict[tuple[str, int], Any] = field(default_factory=dict)
     _checked: set[str] = field(default_factory=set)
     _pretrain_errors: dict[str, Exception] = field(default_factory=dict)
+
+    @functools.cached_property
+    def device(self) -> torch.device:
+        """Where runs go; a spec is resolved (and torch loaded) only when something is to run."""
+        if not isinstance(self.device_spec, str):
+            return self.device_spec
+        device = resolve_device(self.device_spec)
+        set_threads(self.threads, device)
+        return device
 
     def resolve(self, cell: Cell) -> Resolved:
         """Canonical names and fully resolved options; raises on unknown names, bad options or seeds."""
@@ -222,7 +233,9 @@ class Runner:
         """Resolve every cell (raises before any training on an unknown name or a bad option);
         returns all of them (duplicates dropped) and those to run, grouped by pretrained encoder."""
         resolved = list({r.key: r for r in map(self.resolve, cells)}.values())
-        done = set() if force else self.store.done_keys(str(self.device))
+        done = set() if force else self.store.done_keys()
+        if not force and any(r.key not in done for r in resolved):  # out-of-memory rows count on their device
+            done = self.store.done_keys(str(self.device))
         todo = [r for r in resolved if r.key not in done]
         order: dict[str, int] = {}
         todo.sort(key=lambda r: order.setdefault(pretraining_key(r), len(order)))

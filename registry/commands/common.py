@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from registry.cache import EncoderCache
 from registry.datasets import cache_dir
-from registry.device import resolve_device
 from registry.plugins import build_registry
 from registry.runner import Runner
 from registry.store import ResultsStore
-
-if TYPE_CHECKING:
-    import torch
-
 
 FORMATS = ("markdown", "csv", "latex")  # what --format accepts wherever a table is printed
 
@@ -40,25 +33,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for torch (default: 1 when the CPU is oversubscribed, else torch's default)")
 
 
-def set_threads(threads: int | None, device: torch.device) -> None:
-    """Intra-op threads busy-wait: on a CPU whose load already exceeds its cores, one thread is
-    several times faster than torch's default (same results; measured 5x on a shared 2-core box)."""
-    if threads is None and device.type == "cpu" and os.getloadavg()[0] > (os.cpu_count() or 1):
-        threads = 1
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
 def make_runner(args: argparse.Namespace) -> Runner:
-    device = resolve_device(args.device)
-    set_threads(args.threads, device)
-    return Runner(
+    """A runner for the command's arguments. ``auto`` and ``cpu`` resolve when something is to run
+    (a rerun with nothing to do never loads torch); any other device is checked at once."""
+    runner = Runner(
         registry=build_registry(),
         store=ResultsStore(args.store or default_store()),
         cache=EncoderCache(cache_dir() / "encoders"),
-        device=device,
+        device_spec=args.device,
         data_root=args.data_root,
         quiet=args.quiet,
+        threads=args.threads,
     )
+    if args.device not in ("auto", "cpu"):
+        runner.device  # noqa: B018 (a bad device is bad input: fail now, before anything else)
+    return runner

@@ -30,8 +30,9 @@ def matrix(args: argparse.Namespace) -> int:
     sets = {section: values for section, values in parse_sets(args.set).items() if values}
     cells = filter_cells(spec.cells(runner.registry, sets), args.only, args.skip)
     resolved, todo = runner.plan(cells, force=args.force)
+    where = f" on {runner.device}" if todo else ""
     print(f"matrix '{spec.name}': {len(resolved)} runs, {len(resolved) - len(todo)} already in the store, "
-          f"{len(todo)} to run on {runner.device} (store: {runner.store.path})", flush=True)
+          f"{len(todo)} to run{where} (store: {runner.store.path})", flush=True)
     if args.dry_run:
         for item in todo:
             print(f"  {item.cell.label}")
