@@ -47,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-threads", type=int, default=None,
                     help="torch CPU threads (default: torch's); 1 on a shared, loaded machine, where idle cores are "
                          "rare and multi-threaded small operations mostly wait for each other")
+    group.addoption("--bench-gat-fractions", default="0.0625",
+                    help="fractions of the arXiv-sized graph for the one-GAT-layer benchmark (default: 0.0625)")
     group.addoption("--bench-heads", default="all", help="heads to fine-tune (comma-separated, or 'all')")
     group.addoption("--bench-slimmers", default="all", help="slimming strategies (comma-separated, or 'all')")
 

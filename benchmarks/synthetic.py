@@ -34,3 +34,13 @@ def arxiv_sized_graph(seed: int = 0) -> Data:
         start += size
     data.num_classes, data.name = NUM_CLASSES, NAME
     return data
+
+
+def arxiv_like_edges(fraction: float, seed: int = 0) -> tuple[torch.Tensor, int]:
+    """``(edge_index, num_nodes)`` of a random graph with ``fraction`` of the synthetic graph's nodes and
+    random pairs (the same average degree), made undirected: for measuring one layer where the whole
+    graph would not fit the baseline."""
+    g = torch.Generator().manual_seed(seed)
+    nodes, num_pairs = max(2, round(NUM_NODES * fraction)), max(1, round(NUM_PAIRS * fraction))
+    pairs = torch.randint(0, nodes, (2, num_pairs), generator=g)
+    return to_undirected(pairs[:, pairs[0] != pairs[1]], num_nodes=nodes), nodes

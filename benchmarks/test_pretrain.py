@@ -16,6 +16,7 @@ def test_pretrain_epoch(benchmark, pretrainer_name, dataset, device, torch_devic
     data = pretrainer.prepare(load(dataset), options)
     label(benchmark, "pretrain-epoch", f"{dataset} {device}", pretrainer=pretrainer.name, impl="slide-bench",
           dataset=dataset, device=device)
+    benchmark.extra_info["epochs_per_run"] = resolve("pretrainer", pretrainer_name, dataset, pretrainer_name)[1].epochs
     encoder = time_epochs(benchmark, lambda ctx: pretrainer.pretrain(data, options, ctx), torch_device, rounds)
     benchmark.extra_info["encoder_params"] = count_parameters(encoder)
 
@@ -28,5 +29,6 @@ def test_pretrain_epoch_plain_pyg(benchmark, pretrainer_name, dataset, device, t
     data = pretrainer.prepare(load(dataset), options)
     label(benchmark, "pretrain-epoch", f"{dataset} {device}", pretrainer=pretrainer.name, impl="plain-pyg",
           dataset=dataset, device=device)
+    benchmark.extra_info["epochs_per_run"] = resolve("pretrainer", pretrainer_name, dataset, pretrainer_name)[1].epochs
     model = time_epochs(benchmark, lambda ctx: plain_pretrain(pretrainer.name, data, options, ctx), torch_device, rounds)
     benchmark.extra_info["model_params"] = count_parameters(model)

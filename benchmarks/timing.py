@@ -1,5 +1,6 @@
 """What every benchmark shares: warm-up, epoch timing through :class:`~benchmarks.stepper.EpochStepper`,
-device-synchronised timing of single calls, and the labels the Markdown report reads."""
+device-synchronised timing of single calls, their peak memory (:mod:`benchmarks.memory`), and the
+labels the Markdown report reads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any, Callable
 
 import torch
 
+from benchmarks.memory import measured
 from benchmarks.stepper import EpochStepper
 from registry.device import synchronize
 
@@ -15,14 +17,15 @@ WARMUP = 1  # rounds run before timing (first-call allocations, lazy initialisat
 
 def time_epochs(benchmark: Any, loop: Callable[[Any], Any], device: torch.device, rounds: int) -> Any:
     """Time ``rounds`` epochs of ``loop(ctx)`` (configured for ``WARMUP + rounds`` epochs), one per
-    round; returns the loop's result."""
+    round, and their peak memory; returns the loop's result."""
     stepper = EpochStepper(loop, device).start()
-    benchmark.pedantic(stepper.step, rounds=rounds, warmup_rounds=WARMUP, iterations=1)
+    measured(benchmark, device, lambda: benchmark.pedantic(stepper.step, rounds=rounds, warmup_rounds=WARMUP,
+                                                           iterations=1))
     return stepper.close()
 
 
 def time_calls(benchmark: Any, fn: Callable[[], Any], device: torch.device, rounds: int) -> Any:
-    """Time ``rounds`` calls of ``fn``, each ending with a device synchronisation."""
+    """Time ``rounds`` calls of ``fn``, each ending with a device synchronisation, and their peak memory."""
 
     def call() -> Any:
         out = fn()
@@ -30,7 +33,8 @@ def time_calls(benchmark: Any, fn: Callable[[], Any], device: torch.device, roun
         return out
 
     synchronize(device)
-    return benchmark.pedantic(call, rounds=rounds, warmup_rounds=WARMUP, iterations=1)
+    return measured(benchmark, device, lambda: benchmark.pedantic(call, rounds=rounds, warmup_rounds=WARMUP,
+                                                                  iterations=1))
 
 
 def label(benchmark: Any, operation: str, group: str, **labels: Any) -> None:

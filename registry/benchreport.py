@@ -20,6 +20,12 @@ Baselines and targets are data (a TOML file beside the suite, ``benchmarks/targe
     baseline = { head = "full", slimmer = "original" }
     min_speedup = 20          # or max_ratio = 1.2 (candidate / baseline)
     where = { device = ["cpu"] }   # optional filter on the context
+    metric = "time"           # optional: what is compared (METRICS)
+
+Benchmarks may record ``steps_per_epoch`` and ``epochs_per_run`` (the official number of epochs) in
+``extra_info``: the report then shows the time per optimiser step and per official run; and
+``peak_memory_mb`` / ``peak_delta_mb`` (peak memory, and what the call added to the memory in use
+before it): the report shows both beside the time.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 from registry.errors import ConfigError
 
+#: what a target compares: the median time per call, per optimiser step (``steps_per_epoch``), per
+#: official run (``epochs_per_run``), or the peak memory the call added (``peak_delta_mb``)
+METRICS = ("time", "step", "run", "memory")
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -48,6 +58,17 @@ class Timing:
     def matches(self, selection: dict[str, Any]) -> bool:
         return all(self.labels.get(k) == str(v) for k, v in selection.items())
 
+    def value(self, metric: str) -> float | None:
+        """The timing's ``metric`` (see :data:`METRICS`); None when the benchmark did not record it."""
+        if metric == "time":
+            return self.median
+        key = {"step": "steps_per_epoch", "run": "epochs_per_run", "memory": "peak_delta_mb"}[metric]
+        if self.extra.get(key) is None:
+            return None
+        if metric == "step":
+            return self.median / self.extra[key]
+        return self.median * self.extra[key] if metric == "run" else float(self.extra[key])
+
 
 @dataclass(frozen=True)
 class Target:
@@ -58,10 +79,13 @@ class Target:
     min_speedup: float | None = None
     max_ratio: float | None = None
     where: dict[str, list[Any]] = field(default_factory=dict)
+    metric: str = "time"
 
     def __post_init__(self) -> None:
         if (self.min_speedup is None) == (self.max_ratio is None):
             raise ConfigError(f"target '{self.name}' needs exactly one of min_speedup and max_ratio")
+        if self.metric not in METRICS:
+            raise ConfigError(f"target '{self.name}': metric must be one of {', '.join(METRICS)}, got '{self.metric}'")
 
     def passes(self, ratio: float) -> bool:
         """``ratio`` = candidate median / baseline median."""
@@ -69,6 +93,8 @@ class Target:
 
     @property
     def required(self) -> str:
+        if self.metric == "memory":
+            return f"≤ {self.max_ratio:g}× the memory" if self.max_ratio is not None else f"≥ {self.min_speedup:g}× less"
         return f"≤ {self.max_ratio:g}× the time" if self.max_ratio is not None else f"≥ {self.min_speedup:g}× faster"
 
 
@@ -111,6 +137,12 @@ def pairs(timings: Iterable[Timing], operation: str, candidate: dict[str, Any],
     return found
 
 
+def megabytes(mb: float | None) -> str:
+    if mb is None:
+        return "–"
+    return f"{mb / 1024:.3g} GB" if mb >= 1024 else f"{mb:.3g} MB"
+
+
 def duration(seconds: float) -> str:
     if math.isnan(seconds):
         return "–"
@@ -148,23 +180,24 @@ def _targets_section(timings: list[Timing], targets: list[Target]) -> str:
     for target in targets:
         found = [p for p in pairs(timings, target.operation, target.candidate, target.baseline)
                  if all(p[0].get(k) in {str(v) for v in values} for k, values in target.where.items())]
+        show = megabytes if target.metric == "memory" else duration
         for ctx, cand, base in found:
             where = " ".join(ctx.values())
-            if base is None:
-                rows.append([target.name, where, duration(cand.median), "not measured", target.required, "–"])
+            value, reference = cand.value(target.metric), base.value(target.metric) if base else None
+            if value is None or reference is None:
+                shown = show(value) if value is not None else "not measured"
+                rows.append([target.name, where, shown, "not measured", target.required, "–"])
                 continue
-            ratio = cand.median / base.median
-            measured = f"{ratio:.2f}× the time" if target.max_ratio is not None else f"{1 / ratio:.2f}× faster"
-            rows.append([target.name, where, f"{duration(cand.median)} vs {duration(base.median)}", measured,
+            ratio = value / reference if reference else math.inf
+            what = "memory" if target.metric == "memory" else "time"
+            better = "less" if target.metric == "memory" else "faster"
+            measured = f"{ratio:.2f}× the {what}" if target.max_ratio is not None else f"{1 / ratio:.2f}× {better}"
+            rows.append([target.name, where, f"{show(value)} vs {show(reference)}", measured,
                          target.required, "PASS" if target.passes(ratio) else "FAIL"])
         if not found:
             rows.append([target.name, "–", "not measured", "–", target.required, "–"])
-    return _table(["target", "context", "candidate vs baseline (median)", "measured", "required", "status"], rows)
-
-
-def _step_time(timing: Timing) -> float:
-    """Median epoch time per optimiser step, for operations that record ``steps_per_epoch``."""
-    return timing.median / timing.extra["steps_per_epoch"]
+    return _table(["target", "context", "candidate vs baseline (median time; memory: peak added)", "measured",
+                   "required", "status"], rows)
 
 
 def render_report(report: dict[str, Any], baselines: dict[str, dict[str, Any]] | None = None,
@@ -174,7 +207,9 @@ def render_report(report: dict[str, Any], baselines: dict[str, dict[str, Any]] |
     out = ["# slide-bench timing report", "", _machine(report), "",
            "Times are per call of the operation (per epoch for `*-epoch`): median and interquartile range (IQR) "
            "over the timed rounds, after one warm-up round. Where an epoch takes several optimiser steps (mini-batches), "
-           "`per step` divides the epoch time by them.", ""]
+           "`per step` divides the epoch time by them; `per run` multiplies it by the official number of epochs. "
+           "`peak memory` is the peak resident set size (CPU; on CUDA the peak allocated memory) during the timed "
+           "rounds, `added` its increase over the memory in use before them.", ""]
     if targets:
         out += ["## Targets", "", _targets_section(timings, targets), ""]
     for operation in dict.fromkeys(t.operation for t in timings):
@@ -184,22 +219,35 @@ def render_report(report: dict[str, Any], baselines: dict[str, dict[str, Any]] |
         baseline = baselines.get(operation)
         ratios: dict[int, Timing | None] = {}
         per_step = all(t.extra.get("steps_per_epoch") for t in rows)
+        per_run = all(t.extra.get("epochs_per_run") for t in rows)
+        memory = any(t.extra.get("peak_memory_mb") is not None for t in rows)
         if per_step:
             header += ["steps", "per step"]
+        if per_run:
+            header += ["epochs", "per run"]
+        if memory:
+            header += ["peak memory", "added"]
         if baseline:
             header += [f"÷ {'/'.join(str(v) for v in baseline.values())}", "speed-up"]
             header += ["speed-up per step"] if per_step else []
+            header += ["speed-up per run"] if per_run else []
             ratios = {id(c): b for _, c, b in pairs(rows, operation, {}, baseline)}
         table = []
         for t in rows:
             row = [t.labels.get(k, "") for k in keys] + [duration(t.median), duration(t.iqr), str(t.rounds)]
             if per_step:
-                row += [f"{t.extra['steps_per_epoch']:g}", duration(_step_time(t))]
+                row += [f"{t.extra['steps_per_epoch']:g}", duration(t.value("step"))]
+            if per_run:
+                row += [f"{t.extra['epochs_per_run']:g}", duration(t.value("run"))]
+            if memory:
+                row += [megabytes(t.extra.get("peak_memory_mb")), megabytes(t.extra.get("peak_delta_mb"))]
             if baseline:
                 base = ratios.get(id(t))
                 row += [f"{t.median / base.median:.3f}", f"{base.median / t.median:.2f}×"] if base else ["–", "–"]
                 if per_step:
-                    row += [f"{_step_time(base) / _step_time(t):.2f}×" if base else "–"]
+                    row += [f"{base.value('step') / t.value('step'):.2f}×" if base else "–"]
+                if per_run:
+                    row += [f"{base.value('run') / t.value('run'):.2f}×" if base else "–"]
             table.append(row)
         out += [f"## {operation}", "", _table(header, table), ""]
     return "\n".join(out)

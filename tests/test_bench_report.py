@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from registry.benchreport import Target, duration, load_targets, load_timings, pairs, render_report
 from registry.cli import main
@@ -142,3 +143,63 @@ def test_per_step_columns_when_epochs_record_their_steps(report):
     assert slide_cora.endswith("| 10 | 5 ms | 0.500 | 2.00× | 20.00× |")  # 50 ms / 10 steps vs 100 ms / 1 step
     pretrain = next(line for line in text.splitlines() if line.startswith("| graphmae | slide-bench"))
     assert pretrain.endswith("| 300 ms | 1 ms | 5 |")  # no steps recorded: no extra columns
+
+
+def test_step_run_and_memory_targets_and_columns(report):
+    for bench_ in report["benchmarks"]:
+        extra = bench_["extra_info"]
+        if extra.get("operation") == "finetune-epoch":
+            slide = extra["labels"]["head"] == "slide"
+            extra.update(steps_per_epoch=10 if slide else 1, epochs_per_run=100 if slide else 300,
+                         peak_memory_mb=2048.0 if slide else 500.0, peak_delta_mb=40.0 if slide else 400.0)
+    targets = load_targets(TARGETS + """
+[[targets]]
+name = "per step"
+operation = "finetune-epoch"
+candidate = { head = "slide", slimmer = "half" }
+baseline = { head = "full", slimmer = "original" }
+min_speedup = 5
+metric = "step"
+
+[[targets]]
+name = "per run"
+operation = "finetune-epoch"
+candidate = { head = "slide", slimmer = "half" }
+baseline = { head = "full", slimmer = "original" }
+min_speedup = 1
+metric = "run"
+
+[[targets]]
+name = "memory"
+operation = "finetune-epoch"
+candidate = { head = "slide", slimmer = "half" }
+baseline = { head = "full", slimmer = "original" }
+max_ratio = 0.125
+metric = "memory"
+""")
+    lines = render_report(report, *targets).splitlines()
+    row = {name: next(line for line in lines if line.startswith(f"| {name} | Cora"))
+           for name in ("per step", "per run", "memory")}
+    assert row["per step"].endswith("| 5 ms vs 100 ms | 20.00× faster | ≥ 5× faster | PASS |")
+    assert row["per run"].endswith("| 5 s vs 30 s | 6.00× faster | ≥ 1× faster | PASS |")  # 50 ms × 100 vs 100 ms × 300
+    assert row["memory"].endswith("| 40 MB vs 400 MB | 0.10× the memory | ≤ 0.125× the memory | PASS |")
+    header = next(line for line in lines if line.startswith("| dataset | device | head"))
+    assert "| epochs | per run | peak memory | added |" in header and header.endswith("| speed-up per run |")
+    slide_cora = next(line for line in lines if line.startswith("| Cora | cpu | slide | half |"))
+    assert "| 100 | 5 s | 2 GB | 40 MB |" in slide_cora
+
+
+def test_unknown_target_metric_is_refused():
+    with pytest.raises(ConfigError, match="metric must be one of"):
+        Target("t", "op", {}, {}, min_speedup=2, metric="energy")
+
+
+def test_peak_memory_of_a_call_sees_what_it_allocates():
+    from benchmarks.memory import PeakMemory
+
+    with PeakMemory(torch.device("cpu")) as memory:
+        block = torch.ones(64 * 2**20 // 4)  # 64 MB, touched
+        del block
+    assert memory.kind.startswith("rss") and memory.peak_mb > 0
+    if memory.kind == "rss":  # Linux: the call's own peak
+        assert 48 <= memory.peak_delta_mb < 1024

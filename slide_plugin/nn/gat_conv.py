@@ -145,8 +145,8 @@ class GATConv(nn.Module):
         rows = n if rows is None else rows
         h = self.lin(x).view(n, self.heads, self.units)
         graph = AttentionGraph.build(edge_index, n, rows)
-        score_src = (h * self.att_src).sum(-1)  # [N, heads]
-        score_dst = (h[:rows] * self.att_dst).sum(-1)  # [rows, heads]
+        score_src = torch.einsum("nhc,hc->nh", h, self.att_src[0])  # [N, heads], without an [N, heads, units] product
+        score_dst = torch.einsum("nhc,hc->nh", h[:rows], self.att_dst[0])
         logits = F.leaky_relu(score_src[graph.source] + score_dst[graph.target], self.negative_slope)
         alpha = softmax(logits, graph.target, num_nodes=rows)
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
