@@ -44,6 +44,7 @@ class GRACEOptions:
 
 class GRACE(StackPretrainer):
     name = "grace"
+    version = "2"  # 2: bag-of-words features read as CSR (the same draws, other rounding)
     description = "GRACE: two-view node contrast (edge dropping + feature masking), GCN encoder, InfoNCE"
     Options = GRACEOptions
     # CRIPAC-DIG/GRACE config.yaml; Photo/Computers/arXiv from the SLIDE fork (paper.md §4.2).

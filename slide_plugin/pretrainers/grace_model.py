@@ -11,6 +11,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import dropout_edge
 
 from registry import RunContext
+from registry.heads import model_features
 from slide_plugin.nn import GCNBlock, StackEncoder
 from slide_plugin.pretrainers.grace import GRACEOptions
 
@@ -18,8 +19,12 @@ BYTES_PER_PAIR = 12 * 4  # float32 [b, N] tensors alive per row block (sims, exp
 
 
 def drop_feature(x: Tensor, p: float) -> Tensor:
-    """Zero a random ``p`` share of the feature columns (the same columns for every node)."""
+    """Zero a random ``p`` share of the feature columns (the same columns for every node); ``x`` dense
+    or CSR (the same draws and values either way)."""
     mask = torch.rand(x.size(1), device=x.device) < p
+    if x.layout == torch.sparse_csr:
+        values = x.values() * (~mask)[x.col_indices()]
+        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False)
     x = x.clone()
     x[:, mask] = 0.0
     return x
@@ -87,7 +92,7 @@ class GRACEModel(nn.Module):
 def pretrain(data: Data, options: GRACEOptions, ctx: RunContext) -> nn.Module:
     """Pretrain a GRACE model; returns its encoder in eval mode."""
     model = GRACEModel(data.num_features, options).to(ctx.device)
-    x, edge_index = data.x.to(ctx.device), data.edge_index.to(ctx.device)
+    x, edge_index = model_features(model.encoder, data.x.to(ctx.device)), data.edge_index.to(ctx.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     model.train()
     bar = ctx.progress(range(options.epochs), desc="pretrain grace", unit="epoch")

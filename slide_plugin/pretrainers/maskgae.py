@@ -55,6 +55,7 @@ class MaskGAEOptions:
 
 class MaskGAE(StackPretrainer):
     name = "maskgae"
+    version = "2"  # 2: bag-of-words features read as CSR (input dropout draws for the stored entries only)
     description = "MaskGAE: path-masked graph auto-encoder, GCN+BN encoder, edge and degree decoders"
     Options = MaskGAEOptions
     # EdisonLeeeee/MaskGAE README commands (SLIDE uses the same), paper.md §4.3.

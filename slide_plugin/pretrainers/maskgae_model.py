@@ -14,6 +14,7 @@ from torch_geometric.utils import add_self_loops, degree, negative_sampling
 from torchmetrics.functional.classification import binary_auroc
 
 from registry import RunContext
+from registry.heads import model_features
 from slide_plugin.nn import GCNBlock, StackEncoder
 from slide_plugin.pretrainers.edge_masking import mask_edge, mask_path
 from slide_plugin.pretrainers.maskgae import MaskGAEOptions
@@ -103,11 +104,11 @@ def pretrain(data: Data, options: MaskGAEOptions, ctx: RunContext) -> nn.Module:
     split = T.RandomLinkSplit(num_val=0.1, num_test=0.05, is_undirected=True, split_labels=True,
                               add_negative_train_samples=False)
     train, val, _ = split(graph)
-    x = data.x.to(ctx.device)
     train_edges = (graph if o.full_data else train).edge_index.to(ctx.device)
     val_graph = val.edge_index.to(ctx.device)
     val_pos, val_neg = val.pos_edge_label_index.to(ctx.device), val.neg_edge_label_index.to(ctx.device)
     model = MaskGAEModel(data.num_features, o).to(ctx.device)
+    x = model_features(model.encoder, data.x.to(ctx.device))  # CSR for bag-of-words inputs
     optimizer = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     best_auc, best_state = 0.0, None
     bar = ctx.progress(range(1, o.epochs + 1), desc="pretrain maskgae", unit="epoch")
