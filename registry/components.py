@@ -121,11 +121,19 @@ class Slimmer(Component):
         """
 
 
+#: What every head's ``fit`` returns (finite numbers); a head adds its own with ``required_metrics``.
+REQUIRED_METRICS = ("test_micro_f1", "test_macro_f1", "val_micro_f1", "trainable_params", "total_params")
+
+
 class Head(Component):
-    """A fine-tuning protocol: trains a classifier (and maybe the encoder) and reports metrics."""
+    """A fine-tuning protocol: trains a classifier (and maybe the encoder) and reports metrics.
+
+    A run whose metrics lack a name of ``required_metrics`` or hold a non-finite number is stored as
+    ``failed``, never ``ok`` (:mod:`registry.numerics`)."""
 
     kind = "head"
     default_slimmer: ClassVar[str] = "original"  # used when a run names no slimming strategy
+    required_metrics: ClassVar[tuple[str, ...]] = REQUIRED_METRICS
 
     @abstractmethod
     def fit(self, encoder: nn.Module, data: Data, options: Any, ctx: RunContext) -> dict[str, float]:
@@ -136,7 +144,7 @@ class Head(Component):
         :param data: the dataset as the pretrainer prepared it, on the CPU (move what you use).
         :param options: an instance of this head's ``Options``.
         :param ctx: the device, the seed (already applied to torch's RNG), progress bars, ``ctx.log``.
-        :returns: at least ``test_micro_f1``, ``test_macro_f1``, ``val_micro_f1`` (percentages at the
+        :returns: at least ``required_metrics``: ``test_micro_f1``, ``test_macro_f1``, ``val_micro_f1`` (percentages at the
             best-validation epoch), ``trainable_params`` and ``total_params``; budget heads add ``epochs``,
             ``steps`` and ``samples_seen``. :class:`registry.heads.FitTracker` records all of these.
         """

@@ -15,7 +15,7 @@ A minimal head (README, "Writing a plugin")::
         tracker.start_epoch()
         for nodes in train_batches(train_mask, options.batch_size):
             ...  # one optimiser step
-            tracker.step(nodes.numel())
+            tracker.step(nodes.numel(), loss)
         tracker.end_epoch()
         tracker.evaluate(epoch, logits_of_all_nodes, data)
     return tracker.result([classifier, encoder])
@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from registry.config import check_budget_steps  # noqa: F401 (part of the toolkit; lives where options load without torch)
 from registry.device import peak_memory_mb, reset_peak_memory, synchronize
 from registry.metrics import BestValidation, count_parameters, f1_tensor
+from registry.numerics import NonFiniteError
 from registry.receptive import receptive_field
 from registry.sparse import select_rows, sparse_features
 
@@ -74,7 +75,9 @@ def planned_epochs(epochs: int, budget_steps: int | None, batches_per_epoch: int
 @dataclass
 class FitTracker:
     """Collects epoch times, optimiser steps and samples seen, and keeps the best-validation scores.
-    With ``budget_steps``, :attr:`budget_spent` says when the loop must stop taking steps."""
+    With ``budget_steps``, :attr:`budget_spent` says when the loop must stop taking steps. A training
+    loss given to :meth:`step`, or logits given to :meth:`evaluate`, that are NaN or infinite stop the
+    run at that epoch (:class:`registry.numerics.NonFiniteError`), checked in the epoch's one transfer."""
 
     device: torch.device
     num_classes: int
@@ -85,6 +88,7 @@ class FitTracker:
     samples: int = 0
     _start: float = 0.0
     _splits: list[tuple[Tensor, Tensor]] = field(default_factory=list)  # (node index, labels) of val, test
+    _loss: Tensor | None = None  # the epoch's summed training loss, on the device
 
     later_ties: bool = False
 
@@ -100,9 +104,12 @@ class FitTracker:
     def budget_spent(self) -> bool:
         return self.budget_steps is not None and self.steps >= self.budget_steps
 
-    def step(self, batch_size: int) -> None:
+    def step(self, batch_size: int, loss: Tensor | None = None) -> None:
         self.steps += 1
         self.samples += batch_size
+        if loss is not None:
+            loss = loss.detach().float().sum()
+            self._loss = loss if self._loss is None else self._loss + loss
 
     def end_epoch(self) -> None:
         synchronize(self.device)
@@ -117,7 +124,15 @@ class FitTracker:
             for mask in (data.val_mask, data.test_mask):
                 index = mask.to(logits.device).nonzero().view(-1)
                 self._splits.append((index, y[index]))
-        scores = torch.cat([f1_tensor(logits[index], y, self.num_classes) for index, y in self._splits]).tolist()
+        loss = self._loss if self._loss is not None else logits.new_zeros(())  # on the logits' device
+        finite = torch.isfinite(logits).all().float()
+        scores = torch.cat([f1_tensor(logits[index], y, self.num_classes) for index, y in self._splits]
+                           + [loss.view(1), finite.view(1)]).tolist()
+        self._loss = None
+        if not math.isfinite(scores[4]):
+            raise NonFiniteError(f"training loss became {scores[4]} at epoch {epoch}")
+        if not scores[5]:
+            raise NonFiniteError(f"the model's outputs became non-finite at epoch {epoch}")
         val = {"micro_f1": scores[0], "macro_f1": scores[1]}
         test = {"micro_f1": scores[2], "macro_f1": scores[3]}
         return self.best.update(epoch, val, test)

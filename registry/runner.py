@@ -29,6 +29,7 @@ from registry.datasets import load_dataset
 from registry.device import peak_memory_mb, reset_peak_memory, resolve_device, set_threads
 from registry.errors import ConfigError, PluginError, SlideBenchError
 from registry.metrics import count_parameters
+from registry.numerics import check_finite_weights, check_metrics
 from registry.options import SEED_RANGE
 from registry.registry import Registry
 from registry.seed import derive_seed, seed_everything
@@ -198,6 +199,7 @@ class Runner:
             ctx = RunContext(self.device, cell.seed, progress_factory(self.quiet))
             encoder = pretrainer.pretrain(data, opts["pretrainer"], ctx)
             check_encoder(encoder, self._who(resolved, "pretrainer", "pretrain"), cached=True)
+            check_finite_weights(encoder, f"the encoder pretrained by '{pretrainer.name}'")
             return encoder
 
         key = pretraining_key(resolved)
@@ -224,6 +226,8 @@ class Runner:
         seed_everything(finetune_seed)
         ctx = RunContext(self.device, finetune_seed, progress_factory(self.quiet))
         metrics = comp["head"].fit(slim, data, opts["head"], ctx)
+        check_metrics(metrics, comp["head"].required_metrics, f"head '{comp['head'].name}'")
+        check_finite_weights(slim, f"the encoder fine-tuned by head '{comp['head'].name}'")
         metrics.update(encoder_params_original=original_params, encoder_params=slim_params,
                        param_change_pct=100.0 * (slim_params - original_params) / original_params,
                        pretrain_cached=cached, pretrain_time_s=0.0 if cached else pretrain_time)

@@ -1,15 +1,23 @@
 """The results store: one SQLite row per finished run, written the moment it finishes (WAL mode).
 
 A run is identified by ``key``, the hash of its fully resolved configuration; a key already
-stored with status ``ok`` is skipped on the next invocation (resume) unless forced.
+stored with status ``ok`` is skipped on the next invocation (resume) unless forced. An ``ok`` row
+without a finite value of every required metric (:data:`registry.components.REQUIRED_METRICS`; only a
+store written before that check can hold one) is neither shown nor counted as done: :meth:`ResultsStore.frame`
+skips it with a note on stderr, and the next run redoes it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
+
+from registry.components import REQUIRED_METRICS
+from registry.numerics import unusable_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,10 +73,12 @@ class ResultsStore:
         return sqlite3.connect(self.path, timeout=30)
 
     def done_keys(self, device: str | None = None) -> set[str]:
-        """Keys not to run again: ``ok`` rows, and ``oom`` rows recorded on ``device``."""
+        """Keys not to run again: ``ok`` rows with every required metric finite, and ``oom`` rows
+        recorded on ``device``."""
         with self._connect() as db:
-            return {k for (k,) in db.execute(
-                "SELECT key FROM runs WHERE status = 'ok' OR (status = 'oom' AND device = ?)", (device,))}
+            rows = db.execute("SELECT key, status, metrics FROM runs WHERE status = 'ok' OR (status = 'oom' AND "
+                              "device = ?)", (device,)).fetchall()
+        return {key for key, status, metrics in rows if status == "oom" or _complete(metrics)}
 
     def write(self, row: dict[str, Any]) -> None:
         """Insert or replace one run, committed at once."""
@@ -91,7 +101,14 @@ class ResultsStore:
             df[column] = df[column].map(json.loads)
         metrics = pd.json_normalize(df["metrics"].tolist()).set_index(df.index) if len(df) else pd.DataFrame()
         metrics = metrics.rename(columns={c: f"metrics.{c}" for c in metrics.columns if c in df.columns})
-        return pd.concat([df.drop(columns=["metrics"]), metrics], axis=1)
+        df = pd.concat([df.drop(columns=["metrics"]), metrics], axis=1)
+        bad = unusable_rows(df, REQUIRED_METRICS)
+        if bad.any():
+            print(f"slide-bench: note: skipping {int(bad.sum())} run(s) stored as ok without a finite "
+                  f"{' / '.join(REQUIRED_METRICS)} in {self.path} (the next run redoes them): "
+                  + ", ".join(df.loc[bad, "key"].str[:12]), file=sys.stderr)
+            df = df[~bad].reset_index(drop=True)
+        return df
 
     def write_records(self, kind: str, key: str, config: dict[str, Any], records: list[dict[str, Any]]) -> None:
         """Replace the records of one analysis (``kind``, ``key``) in one transaction."""
@@ -107,3 +124,13 @@ class ResultsStore:
         with self._connect() as db:
             rows = db.execute("SELECT key, record FROM records WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
         return pd.DataFrame([{"key": key, **json.loads(record)} for key, record in rows])
+
+
+def _complete(metrics: str) -> bool:
+    """Whether a stored metrics JSON holds every required metric as a finite number."""
+    try:
+        values = json.loads(metrics)
+    except ValueError:
+        return False
+    return isinstance(values, dict) and all(
+        isinstance(values.get(name), (int, float)) and math.isfinite(values[name]) for name in REQUIRED_METRICS)

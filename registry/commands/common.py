@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from registry.cache import EncoderCache
 from registry.datasets import cache_dir
 from registry.plugins import build_registry
 from registry.runner import Runner
 from registry.store import ResultsStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 FORMATS = ("markdown", "csv", "latex")  # what --format accepts wherever a table is printed
 
@@ -48,3 +54,16 @@ def make_runner(args: argparse.Namespace) -> Runner:
     if args.device not in ("auto", "cpu"):
         runner.device  # noqa: B018 (a bad device is bad input: fail now, before anything else)
     return runner
+
+
+def report_failures(df: pd.DataFrame) -> int:
+    """List the runs of ``df`` that did not finish ``ok`` on stderr, one line each with the first line
+    of its error; the exit code: 1 if there are any, else 0."""
+    failed = df[df["status"] != "ok"] if len(df) else df
+    if not len(failed):
+        return 0
+    print(f"slide-bench: {len(failed)} of {len(df)} runs did not finish ok:", file=sys.stderr)
+    for _, row in failed.iterrows():
+        print(f"  {row['status']:<6} {row['pretrainer']}/{row['slimmer']}/{row['head']} {row['dataset']} "
+              f"seed {row['seed']}.{row['finetune_seed']}: {str(row['error']).splitlines()[0]}", file=sys.stderr)
+    return 1

@@ -12,7 +12,7 @@ import signal
 import time
 from typing import Any
 
-from registry.commands.common import FORMATS, add_run_arguments, make_runner
+from registry.commands.common import FORMATS, add_run_arguments, make_runner, report_failures
 from registry.config import parse_sets
 from registry.hookspecs import hookimpl
 from registry.spec import MatrixSpec, filter_cells, shipped_specs
@@ -45,7 +45,7 @@ def matrix(args: argparse.Namespace) -> int:
     print(f"matrix '{spec.name}' done in {time.perf_counter() - start:.1f}s: "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), flush=True)
     print(render_tables(paper_tables(df, label=spec.label), args.format), end="")
-    return 0 if set(counts) <= {"ok"} else 1
+    return report_failures(df)
 
 
 @hookimpl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from registry.commands.common import add_run_arguments, make_runner
+from registry.commands.common import add_run_arguments, make_runner, report_failures
 from registry.config import PRESETS, SECTIONS, parse_sets
 from registry.hookspecs import hookimpl
 from registry.runner import Cell
@@ -24,11 +24,8 @@ def run(args: argparse.Namespace) -> int:
     print("Resolved configuration:")
     print(json.dumps({k: v for k, v in resolved[0].config.items() if k not in ("seed", "finetune_seed")}, indent=2))
     df = runner.store.frame(keys=[r.key for r in resolved])
-    failed = df[df["status"] != "ok"]
     print(render(summary(df), args.format))
-    for _, row in failed.iterrows():
-        print(f"{row['status']}: seed {row['seed']}: {str(row['error']).splitlines()[0]}")
-    return 1 if len(failed) else 0
+    return report_failures(df)
 
 
 @hookimpl

@@ -34,9 +34,10 @@ def fit_linear(encoder: nn.Module, data: Data, options: LinearOptions, ctx: RunC
         classifier.train()
         for nodes in train_batches(train, options.batch_size):
             optimizer.zero_grad()
-            F.cross_entropy(classifier(z[nodes]), y[nodes]).backward()
+            loss = F.cross_entropy(classifier(z[nodes]), y[nodes])
+            loss.backward()
             optimizer.step()
-            tracker.step(nodes.numel())
+            tracker.step(nodes.numel(), loss)
         tracker.end_epoch()
         classifier.eval()
         tracker.evaluate(epoch, classifier(z), data)
@@ -63,10 +64,11 @@ def fit_full(encoder: nn.Module, data: Data, options: FullOptions, ctx: RunConte
                 break
             for opt in optimizers:
                 opt.zero_grad()
-            F.cross_entropy(classifier(batch_forward(encoder, x, edge_index, nodes)), y[nodes]).backward()
+            loss = F.cross_entropy(classifier(batch_forward(encoder, x, edge_index, nodes)), y[nodes])
+            loss.backward()
             for opt in optimizers:
                 opt.step()
-            tracker.step(nodes.numel())
+            tracker.step(nodes.numel(), loss)
         tracker.end_epoch()
         encoder.eval()
         classifier.eval()

@@ -68,7 +68,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
             loss.backward()
             for optimizer in optimizers:
                 optimizer.step()
-            tracker.step(nodes.numel())
+            tracker.step(nodes.numel(), loss)
         tracker.end_epoch()
         if stats:
             lambda_p = reweighter.lambda_at(epoch + options.lambda_epoch_offset)

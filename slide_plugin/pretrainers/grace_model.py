@@ -12,6 +12,7 @@ from torch_geometric.utils import dropout_edge
 
 from registry import RunContext
 from registry.heads import model_features
+from registry.numerics import FiniteWatch
 from slide_plugin.nn import GCNBlock, StackEncoder
 from slide_plugin.pretrainers.grace import GRACEOptions
 
@@ -96,12 +97,16 @@ def pretrain(data: Data, options: GRACEOptions, ctx: RunContext) -> nn.Module:
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     model.train()
     bar = ctx.progress(range(options.epochs), desc="pretrain grace", unit="epoch")
+    watch = FiniteWatch("GRACE pretraining loss", every=1)
     for epoch in bar:
         optimizer.zero_grad()
         loss = model.loss(x, edge_index)
         loss.backward()
         optimizer.step()
-        ctx.log(stage="pretrain", epoch=epoch, loss=loss.item())
+        value = loss.item()
+        ctx.log(stage="pretrain", epoch=epoch, loss=value)
+        watch(epoch, value)
         if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+    watch.check()
     return model.encoder.eval()

@@ -11,6 +11,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import dropout_edge
 
 from registry import RunContext
+from registry.numerics import FiniteWatch
 from slide_plugin.nn import GATBlock, StackEncoder
 from slide_plugin.pretrainers.graphmae import GraphMAEOptions
 
@@ -82,12 +83,15 @@ def pretrain(data: Data, options: GraphMAEOptions, ctx: RunContext) -> nn.Module
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     model.train()
     bar = ctx.progress(range(epochs), desc="pretrain graphmae", unit="epoch")
-    for _ in bar:
+    watch = FiniteWatch("GraphMAE pretraining loss")  # read every 50 epochs: no wait for the device per epoch
+    for epoch in bar:
         optimizer.zero_grad()
         loss = model.loss(x, edge_index)
         loss.backward()
         optimizer.step()
         scheduler.step()
+        watch(epoch, loss)
         if not getattr(bar, "disable", True):  # reading the loss waits for the device: only for a visible bar
             bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    watch.check()
     return model.encoder.eval()

@@ -15,6 +15,7 @@ from torchmetrics.functional.classification import binary_auroc
 
 from registry import RunContext
 from registry.heads import model_features
+from registry.numerics import FiniteWatch
 from slide_plugin.nn import GCNBlock, StackEncoder
 from slide_plugin.pretrainers.edge_masking import mask_edge, mask_path
 from slide_plugin.pretrainers.maskgae import MaskGAEOptions
@@ -112,8 +113,10 @@ def pretrain(data: Data, options: MaskGAEOptions, ctx: RunContext) -> nn.Module:
     optimizer = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     best_auc, best_state = 0.0, None
     bar = ctx.progress(range(1, o.epochs + 1), desc="pretrain maskgae", unit="epoch")
+    watch = FiniteWatch("MaskGAE pretraining loss", every=1)
     for epoch in bar:
         loss = model.train_epoch(x, train_edges, optimizer)
+        watch(epoch, loss)
         entry: dict[str, Any] = dict(stage="pretrain", epoch=epoch, loss=loss)
         if epoch % o.eval_period == 0:
             entry["val_auc"] = model.auc(x, val_graph, val_pos, val_neg)
