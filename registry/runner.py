@@ -110,6 +110,8 @@ class Runner:
     _data: dict[tuple[str, int], Any] = field(default_factory=dict)
     _checked: set[str] = field(default_factory=set)
     _pretrain_errors: dict[str, Exception] = field(default_factory=dict)
+    _force: bool = False  # pretrain again, once per encoder, whatever the cache holds (--force)
+    _refreshed: set[str] = field(default_factory=set)
 
     @functools.cached_property
     def device(self) -> torch.device:
@@ -209,7 +211,10 @@ class Runner:
         try:
             encoder, cached = self.cache.get_or_pretrain(
                 resolved.config["dataset"], pretrainer.name, pretrainer.version,
-                resolved.config["pretrainer"]["options"], cell.seed, pretrainer.build_encoder, pretrain, self.device)
+                resolved.config["pretrainer"]["options"], cell.seed, pretrainer.build_encoder, pretrain, self.device,
+                force=self._force and key not in self._refreshed)
+            if not cached:  # pretrained in this invocation: --force does not redo it
+                self._refreshed.add(key)
         except Exception as exc:
             self._pretrain_errors[key] = exc
             raise
@@ -246,10 +251,14 @@ class Runner:
         return resolved, todo
 
     def run(self, cells: Iterable[Cell], force: bool = False) -> list[Resolved]:
-        """Resolve and check all cells (fail fast), then run and store the ones not yet done."""
+        """Resolve and check all cells (fail fast), then run and store the ones not yet done. With
+        ``force``, each encoder is pretrained again once, whatever the cache holds."""
         resolved, todo = self.plan(cells, force)
+        if todo and self.cache is not None:
+            self.cache.check_writable()
         for item in todo:  # bad input (data that cannot be loaded, a slimmer that cannot take the encoder)
             self.check(item)  # stops here, before any training
+        self._force = force
         bar = tqdm(todo, desc="matrix", unit="run", disable=True if self.quiet else None, dynamic_ncols=True)
         for item in bar:
             bar.set_postfix_str(item.cell.label, refresh=True)
