@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from registry.components import DatasetSpec
-from registry.errors import DataError
+from registry.errors import DataError, SlideBenchError, require_extra
 from registry.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -130,12 +130,12 @@ def load_amazon(name: str) -> Callable[..., Data]:
 def _import_ogb_quietly() -> None:
     """Import ogb without the version check that its import starts in a thread (over the network,
     with no timeout): ogb skips it when ``from outdated import ...`` fails."""
-    if "ogb" in sys.modules:
+    if sys.modules.get("ogb") is not None:
         return
     saved = sys.modules.get("outdated", _MISSING)
     sys.modules["outdated"] = None  # type: ignore[assignment]
     try:
-        import ogb  # noqa: F401
+        require_extra("ogb", "ogb", "ogbn-arxiv")
     finally:
         if saved is _MISSING:
             del sys.modules["outdated"]
@@ -197,7 +197,7 @@ def load_dataset(spec: DatasetSpec, root: str | os.PathLike | None = None, split
     path = data_root(root)
     try:
         return spec.load(path, split_seed=split_seed)
-    except DataError:
+    except SlideBenchError:  # already one readable line (a missing extra, a corrupt release)
         raise
     except Exception as exc:  # missing raw files and no network, corrupt files
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())

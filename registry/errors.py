@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import importlib
+from types import ModuleType
 
 
 class SlideBenchError(Exception):
@@ -19,6 +21,19 @@ class DataError(SlideBenchError):
 
 class PluginError(SlideBenchError):
     """A plugin that fails to load or registers something invalid."""
+
+
+class MissingExtraError(ConfigError):
+    """A feature whose packages are an optional extra of slide-bench that is not installed."""
+
+
+def require_extra(module: str, extra: str, feature: str) -> ModuleType:
+    """Import ``module``, or fail with one line naming the extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(f"{feature} needs {module.split('.')[0]}, which is not installed: "
+                                f"pip install 'slide-bench[{extra}]'") from None
 
 
 class UnknownNameError(SlideBenchError, KeyError):

@@ -14,7 +14,7 @@ from registry.cache import config_hash
 from registry.commands.common import default_store, make_runner
 from registry.config import options_dict, parse_sets, resolve_options
 from registry.datasets import load_dataset
-from registry.errors import ConfigError, DataError
+from registry.errors import ConfigError, DataError, require_extra
 from registry.plugins import build_registry
 from registry.registry import normalize
 from registry.runner import Cell
@@ -157,6 +157,7 @@ def plot_decorrelation(args: argparse.Namespace, store: ResultsStore) -> int:
 
 
 def plot(args: argparse.Namespace) -> int:
+    require_extra("matplotlib", "plots", "slide-bench plot")
     from slide_plugin import plots  # matplotlib loads only when a figure is asked for
 
     store = ResultsStore(args.store or default_store())
