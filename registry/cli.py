@@ -1,5 +1,8 @@
 """The ``slide-bench`` command line. Sub-commands come from plugins' ``register_commands`` hooks
-(the core's own commands are plugins too). Errors print one line on stderr and exit with 2."""
+(the core's own commands are plugins too). Errors print one line on stderr and exit with 2.
+
+Every sub-command gets :class:`CommandParser` (help shows each option's default) and, when its plugin
+gave it none, its one-line ``help`` as its description."""
 
 from __future__ import annotations
 
@@ -9,14 +12,55 @@ import sys
 
 import pluggy
 
+from registry import __version__
 from registry.errors import SlideBenchError
 from registry.plugins import get_plugin_manager, using
 
+DESCRIPTION = """Benchmark self-supervised GNNs: pretrain (GraphMAE, GRACE, MaskGAE), slim, fine-tune (linear
+probe, full fine-tuning, SLIDE, LoRA) and compare every combination over datasets and seeds."""
+EPILOG = """first steps:
+  slide-bench matrix quick      a CPU smoke run on Cora (under a minute), printed as a table
+  slide-bench plugins           what is installed: pretrainers, slimmers, heads, datasets
+  slide-bench COMMAND --help    a command's options and their defaults"""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; every option's help ends with its default unless it already names one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default" in text or default in (None, False, argparse.SUPPRESS)
+                or default == []):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of every sub-command: help with defaults."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """A sub-command registered without a description gets its one-line help as one (recursively)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            sub.description = sub.description or helps.get(name)
+            _describe_commands(sub)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slide-bench", description=__doc__.split(".")[0] + ".")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = argparse.ArgumentParser(prog="slide-bench", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"slide-bench {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     get_plugin_manager().hook.register_commands(subparsers=subparsers)
+    _describe_commands(parser)
     return parser
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from registry.commands.common import add_run_arguments, add_store_argument
+from registry.commands.common import add_format_argument, add_names_argument, add_run_arguments, add_store_argument
 from registry.config import PRESETS
 
 KINDS = {"cka": "cka_slim", "adjacent": "cka_adjacent", "params": "params"}
@@ -37,8 +37,8 @@ def plot(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", choices=PRESETS, default="official")
-    p.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown")
+    p.add_argument("--preset", choices=PRESETS, default="official", help="official settings, or quick (smoke runs)")
+    add_format_argument(p)
     p.add_argument("--csv", type=Path, default=None, help="also write the records to this CSV file")
 
 
@@ -47,23 +47,24 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     sub = analyze.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
 
     p = sub.add_parser("cka", help="CKA slim vs original per layer over removal rates, and adjacent layers (Figs 2, 3)")
-    p.add_argument("--dataset", default="Cora")
-    p.add_argument("--pretrainer", default="graphmae")
+    p.add_argument("--dataset", default="Cora", help="dataset name")
+    p.add_argument("--pretrainer", default="graphmae", help="self-supervised pretrainer")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining seeds")
     p.add_argument("--rates", type=float, nargs="+", default=None,
                    help="shares of neurons removed (default: 0.0 0.1 ... 0.9)")
     p.add_argument("--selection", default="stride", help="which neurons are kept: a selection rule (stride, random, ...)")
     p.add_argument("--max-nodes", type=int, default=10_000, help="CKA on the first N nodes (paper: 10,000)")
-    p.add_argument("--set", action="append", default=[], metavar="pretrain.OPTION=VALUE")
+    p.add_argument("--set", action="append", default=[], metavar="pretrain.OPTION=VALUE",
+                   help="override a pretraining option")
     _common(p)
     p.epilog = "--csv PATH writes PATH (slim vs original) and PATH_adjacent.csv."
     add_run_arguments(p)
     p.set_defaults(func=analyze_cka)
 
     p = sub.add_parser("params", help="GNN (frozen) and Linear (fine-tuned) parameters per slimming strategy (Tables 8, 9)")
-    p.add_argument("--datasets", nargs="+", default=None, help="default: every registered dataset that loads")
-    p.add_argument("--pretrainers", nargs="+", default=None, help="default: every registered pretrainer")
-    p.add_argument("--slimmers", nargs="+", default=None, help="default: every registered strategy but 'custom'")
+    add_names_argument(p, "--datasets", "datasets (default: every registered dataset that loads)")
+    add_names_argument(p, "--pretrainers", "pretrainers (default: every registered pretrainer)")
+    add_names_argument(p, "--slimmers", "slimming strategies (default: every registered strategy but 'custom')")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                    help="pretrain.* or slim.* options")
     p.add_argument("--data-root", default=None, help="dataset root (default: $SLIDE_DATA_ROOT or the user cache)")
@@ -77,12 +78,11 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default: ./figures)")
     p.add_argument("--preset", choices=PRESETS, default="official", help="which records to plot")
     p.add_argument("--selection", default="stride", help="cka: records of this neuron selection rule")
-    p.add_argument("--datasets", nargs="+", default=None)
-    p.add_argument("--pretrainers", nargs="+", default=None)
-    p.add_argument("--slimmers", nargs="+", default=["original", "2-half"],
-                   help="params: strategies to draw (default: original = FT, 2-half = SLIDE)")
-    p.add_argument("--heads", nargs="+", default=None, help="decorrelation: only these heads")
-    p.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown",
-                   help="decorrelation: format of the summary table")
+    add_names_argument(p, "--datasets", "only these datasets (default: all)")
+    add_names_argument(p, "--pretrainers", "only these pretrainers (default: all)")
+    add_names_argument(p, "--slimmers", "params: strategies to draw (default: original = FT, 2-half = SLIDE)",
+                       default=["original", "2-half"])
+    add_names_argument(p, "--heads", "decorrelation: only these heads (default: all)")
+    add_format_argument(p, what="decorrelation summary")
     add_store_argument(p)
     p.set_defaults(func=plot)

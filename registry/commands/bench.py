@@ -16,6 +16,7 @@ from pathlib import Path
 
 import registry
 from registry.benchreport import load_targets, render_report
+from registry.commands.common import Names
 from registry.errors import ConfigError, SlideBenchError
 from registry.hookspecs import hookimpl
 
@@ -32,7 +33,7 @@ def find_suite(explicit: Path | None) -> Path:
 
 def pytest_command(suite: Path, args: argparse.Namespace) -> list[str]:
     command = [sys.executable, "-m", "pytest", str(suite), "--benchmark-only", f"--benchmark-json={args.json}",
-               f"--bench-datasets={args.datasets}", f"--bench-devices={args.devices}", f"--bench-rounds={args.rounds}",
+               f"--bench-datasets={','.join(args.datasets)}", f"--bench-devices={args.devices}", f"--bench-rounds={args.rounds}",
                f"--bench-encoders={args.encoders}", "-p", "no:cacheprovider", "-q"]
     if args.arxiv:
         command.append("--bench-arxiv")
@@ -70,7 +71,7 @@ def bench(args: argparse.Namespace) -> int:
 @hookimpl
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench", help="run the timing benchmarks (source checkout) and write a Markdown report")
-    p.add_argument("--datasets", default="Cora,Computers", help="comma-separated (default: Cora,Computers)")
+    p.add_argument("--datasets", action=Names, default=["Cora", "Computers"], help="datasets to time")
     p.add_argument("--arxiv", action="store_true", help="add a synthetic graph of ogbn-arxiv's size (slow on CPU)")
     p.add_argument("--devices", default="auto", help="cpu, cuda, or auto = cpu plus cuda when present (default)")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per benchmark (default: 5)")

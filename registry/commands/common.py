@@ -20,6 +20,35 @@ if TYPE_CHECKING:
 FORMATS = ("markdown", "csv", "latex")  # what --format accepts wherever a table is printed
 
 
+class Names(argparse.Action):
+    """A multi-valued option, written one way: ``--datasets Cora CiteSeer``. The older forms (the
+    singular flag, a repeated flag, ``Cora,CiteSeer``) still work, with a deprecation note on stderr."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        kwargs.setdefault("nargs", "+")
+        kwargs.setdefault("metavar", "NAME")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        given = getattr(namespace, self.dest, None)
+        items = [] if given is None or given is self.default else list(given)
+        if option_string != self.option_strings[0] or items or any("," in v for v in values):
+            print(f"slide-bench: note: write multiple values once, space-separated: {self.option_strings[0]} "
+                  f"A B (the singular flag, repeating it and commas are deprecated)", file=sys.stderr)
+        setattr(namespace, self.dest, items + [v for value in values for v in value.split(",") if v])
+
+
+def add_names_argument(parser: argparse.ArgumentParser, flag: str, help: str, default: list[str] | None = None,
+                       old: str | None = None) -> None:
+    """``flag`` (plural) takes space-separated names; ``old`` is a deprecated spelling of it."""
+    parser.add_argument(flag, *([old] if old else []), action=Names, default=default, help=help)
+
+
+def add_format_argument(parser: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS, what: str = "table") -> None:
+    parser.add_argument("--format", choices=formats, default=formats[0], help=f"output format of the {what}")
+
+
 def default_store() -> Path:
     return cache_dir() / "results.sqlite"
 

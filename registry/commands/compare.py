@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from registry.commands.common import add_store_argument, default_store
+from registry.commands.common import add_format_argument, add_store_argument, default_store
 from registry.hookspecs import hookimpl
 from registry.store import ResultsStore
 
@@ -33,12 +33,13 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("compare", help="paired comparison of two methods over pretraining seeds")
     p.add_argument("--a", required=True, help="method A, e.g. head=slide,slim=2-half")
     p.add_argument("--b", required=True, help="method B, e.g. head=full,slim=original or head.decorrelation=false")
-    p.add_argument("--metric", default="test_micro_f1", choices=("test_micro_f1", "test_macro_f1"))
+    p.add_argument("--metric", default="test_micro_f1", choices=("test_micro_f1", "test_macro_f1"),
+                   help="the score compared")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the verdict (default 0.05)")
     p.add_argument("--test", choices=("t", "wilcoxon"), default="t",
                    help="paired test deciding the verdict (both p-values are printed)")
-    p.add_argument("--dataset", default=None)
-    p.add_argument("--pretrainer", default=None)
-    p.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown")
+    p.add_argument("--dataset", default=None, help="only this dataset (default: every dataset both methods ran on)")
+    p.add_argument("--pretrainer", default=None, help="only this pretrainer (default: every one both methods used)")
+    add_format_argument(p, what="tables")
     add_store_argument(p)
     p.set_defaults(func=run_compare)

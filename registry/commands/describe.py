@@ -91,6 +91,6 @@ def describe(args: argparse.Namespace) -> int:
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("describe", help="a component's description, provider and options (types, defaults, "
                                                "valid ranges, quick values, per-dataset overrides)")
-    p.add_argument("kind", choices=KINDS)
-    p.add_argument("name")
+    p.add_argument("kind", choices=KINDS, help="what kind of component")
+    p.add_argument("name", help="its registered name (see slide-bench plugins)")
     p.set_defaults(func=describe)

@@ -12,7 +12,7 @@ import signal
 import time
 from typing import Any
 
-from registry.commands.common import FORMATS, add_run_arguments, make_runner, report_failures
+from registry.commands.common import add_format_argument, add_names_argument, add_run_arguments, make_runner, report_failures
 from registry.config import parse_sets
 from registry.hookspecs import hookimpl
 from registry.spec import MatrixSpec, filter_cells, shipped_specs
@@ -53,13 +53,11 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("matrix", help="run a matrix spec (pretrainer × slimmer × head × dataset × seed), resumably",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("spec", help=f"a spec file, or a spec's name (slide-bench specs): {', '.join(shipped_specs())}, ...")
-    p.add_argument("--only", action="append", default=[], metavar="NAME",
-                   help="keep only cells with this name on its axis (or axis=value; repeat or comma-separate)")
-    p.add_argument("--skip", action="append", default=[], metavar="NAME",
-                   help="drop cells with this name on any axis (or axis=value; repeat or comma-separate)")
+    add_names_argument(p, "--only", "keep only cells with these names on their axis (or axis=value)", default=[])
+    add_names_argument(p, "--skip", "drop cells with these names on any axis (or axis=value)", default=[])
     p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                    help="override an option in every cell, after the spec's own values")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
-    p.add_argument("--format", choices=FORMATS, default="markdown", help="format of the final table")
+    add_format_argument(p, what="final table")
     add_run_arguments(p)
     p.set_defaults(func=matrix)

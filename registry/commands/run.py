@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from registry.commands.common import add_run_arguments, make_runner, report_failures
+from registry.commands.common import add_format_argument, add_run_arguments, make_runner, report_failures
 from registry.config import PRESETS, SECTIONS, parse_sets
 from registry.hookspecs import hookimpl
 from registry.runner import Cell
@@ -31,15 +31,16 @@ def run(args: argparse.Namespace) -> int:
 @hookimpl
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="pretrain → slim → fine-tune one combination over seeds")
-    p.add_argument("--dataset", default="Cora")
-    p.add_argument("--pretrainer", default="graphmae")
+    p.add_argument("--dataset", default="Cora", help="dataset name")
+    p.add_argument("--pretrainer", default="graphmae", help="self-supervised pretrainer")
     p.add_argument("--slim", default=None, help="slimming strategy (default: the head's default, e.g. original)")
-    p.add_argument("--head", default="linear", help="fine-tune head (default: linear)")
+    p.add_argument("--head", default="linear", help="fine-tune head")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining seeds")
     p.add_argument("--finetune-seeds", type=int, nargs="+", default=[0], help="fine-tuning seeds")
-    p.add_argument("--preset", choices=PRESETS, default="official")
+    p.add_argument("--preset", choices=PRESETS, default="official",
+                   help="official per-dataset settings, or quick (a few epochs: smoke runs)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                    help="override an option, e.g. --set pretrain.epochs=50 (sections: pretrain, slim, head)")
-    p.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown")
+    add_format_argument(p)
     add_run_arguments(p)
     p.set_defaults(func=run)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from registry.commands.common import FORMATS, add_store_argument, default_store
+from registry.commands.common import add_format_argument, add_names_argument, add_store_argument, default_store
 from registry.errors import ConfigError
 from registry.hookspecs import hookimpl
 from registry.metrics import METRICS
@@ -40,7 +40,7 @@ def table(args: argparse.Namespace) -> int:
     df = store.frame(keys)
     if keys is not None:
         df = df.assign(row_label=df["key"].map(row_labels)) if len(df) else df
-    for column, wanted in (("dataset", args.dataset), ("pretrainer", args.pretrainer)):
+    for column, wanted in (("dataset", args.datasets), ("pretrainer", args.pretrainers)):
         if wanted:
             df = df[df[column].map(normalize).isin({normalize(w) for w in wanted})]
     missing = [m for m in args.metric if m not in df.columns]
@@ -63,11 +63,11 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("table", help="print results as the paper's tables (rows = method, columns = dataset)",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("spec", nargs="?", default=None, help="only this spec's runs, with its row labels")
-    p.add_argument("--format", choices=FORMATS, default="markdown")
+    add_format_argument(p)
     p.add_argument("--vs-reference", action="store_true",
                    help="show published baselines and derived parameter changes beside ours, with their sources")
-    p.add_argument("--dataset", action="append", default=[], help="only these datasets (repeatable)")
-    p.add_argument("--pretrainer", action="append", default=[], help="only these pretrainers (repeatable)")
+    add_names_argument(p, "--datasets", "only these datasets (default: all)", old="--dataset")
+    add_names_argument(p, "--pretrainers", "only these pretrainers (default: all)", old="--pretrainer")
     p.add_argument("--metric", nargs="+", default=list(METRICS),
                    help=f"metric columns under each dataset (default: {' '.join(METRICS)})")
     p.add_argument("--mark-vs", default=None, metavar="METHOD",
