@@ -180,6 +180,8 @@ def significance_marker(df: pd.DataFrame, baseline: str, alpha: float = 0.05,
     pretraining seeds, same dataset and pretrainer), " =" when no difference is detected, and "" for the
     baseline's own cells or where no seed is shared."""
     base = select(df, parse_selector(baseline))
+    if not (base["status"] == "ok").any():
+        raise ConfigError(f"--mark-vs '{baseline}' matches no finished run in the store")
 
     def mark(cell: pd.DataFrame, metric: str) -> str:
         ok = cell[cell["status"] == "ok"]

@@ -8,6 +8,7 @@ Cora's raw files ship inside the package, so Cora always loads with no network. 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -195,11 +196,31 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 def load_dataset(spec: DatasetSpec, root: str | os.PathLike | None = None, split_seed: int = 0) -> Data:
     """Load through the spec's loader; loader failures become one-line ``DataError``s."""
     path = data_root(root)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"data root {path} is a file, not a folder: pass --data-root FOLDER")
+    before = _folders(path)
     try:
         return spec.load(path, split_seed=split_seed)
-    except SlideBenchError:  # already one readable line (a missing extra, a corrupt release)
-        raise
-    except Exception as exc:  # missing raw files and no network, corrupt files
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+    except Exception as exc:
+        _remove_new_empty_folders(path, before)
+        if isinstance(exc, SlideBenchError):  # already one readable line (a missing extra, a corrupt release)
+            raise
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())  # missing raw files and no network, corrupt files
         raise DataError(f"Could not load dataset '{spec.name}' from {path} (are its raw files there, "
                         f"or can they be downloaded?): {reason}") from exc
+
+
+def _folders(root: Path, depth: int = 3) -> set[Path]:
+    """``root`` and the folders under it, ``depth`` levels deep (a loader's ``name/raw`` and ``processed``)."""
+    found, level = set(), [root] if root.is_dir() else []
+    for _ in range(depth + 1):
+        found.update(level)
+        level = [child for folder in level for child in folder.iterdir() if child.is_dir() and not child.is_symlink()]
+    return found
+
+
+def _remove_new_empty_folders(root: Path, before: set[Path]) -> None:
+    """After a failed load: remove the empty folders the loader made (files and older folders stay)."""
+    for folder in sorted(_folders(root) - before, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only succeeds when empty

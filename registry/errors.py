@@ -19,6 +19,10 @@ class DataError(SlideBenchError):
     """A dataset that cannot be found, loaded or prepared."""
 
 
+class StoreError(SlideBenchError):
+    """A results store that cannot be opened, read or written (a folder, not SQLite, read-only, locked)."""
+
+
 class PluginError(SlideBenchError):
     """A plugin that fails to load or registers something invalid."""
 

@@ -162,9 +162,13 @@ class MatrixSpec:
         """Parse a spec file, or the spec of that name (registered by a plugin, or shipped)."""
         path = spec_path(name_or_path, registry)
         try:
-            raw = tomllib.loads(path.read_text())
+            raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"spec {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"spec {path}: {exc}") from None
+            raise ConfigError(f"spec {path} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read spec {path}: {exc.strerror or exc}") from None
         return cls.from_dict(raw, default_name=path.stem, source=str(path))
 
     @classmethod

@@ -5,18 +5,26 @@ stored with status ``ok`` is skipped on the next invocation (resume) unless forc
 without a finite value of every required metric (:data:`registry.components.REQUIRED_METRICS`; only a
 store written before that check can hold one) is neither shown nor counted as done: :meth:`ResultsStore.frame`
 skips it with a note on stderr, and the next run redoes it.
+
+``ResultsStore(path)`` opens a store to write (created if missing); ``read_only=True`` opens an
+existing one without ever creating or changing it, so a read-only file can be read. A path that is a
+folder, a file that is not SQLite, an unwritable store and a store locked longer than ``timeout``
+seconds are :class:`registry.errors.StoreError`: one line, exit code 2.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from registry.components import REQUIRED_METRICS
+from registry.errors import StoreError
 from registry.numerics import unusable_rows
 
 if TYPE_CHECKING:
@@ -59,9 +67,20 @@ JSON_COLUMNS = ("config", "metrics", "diagnostics", "versions")
 
 
 class ResultsStore:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str | Path, read_only: bool = False, timeout: float = 30.0):
+        self.path, self.read_only, self.timeout = Path(path), read_only, timeout
+        if self.path.is_dir():
+            raise StoreError(f"results store {self.path} is a folder, not a file: pass --store FILE")
+        if read_only:
+            if not self.path.is_file():
+                raise StoreError(f"No results store at {self.path}: nothing was run or analysed into it yet "
+                                 "(slide-bench run, matrix, analyze cka|params), or pass --store")
+            with self._connect() as db:
+                tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "runs" not in tables:
+                raise StoreError(f"{self.path} holds no slide-bench results (no 'runs' table)")
+            return
+        self._check_writable()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -69,8 +88,35 @@ class ResultsStore:
             if "peak_memory_mb" not in columns:  # a store written before this column existed
                 db.execute("ALTER TABLE runs ADD COLUMN peak_memory_mb REAL")
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+    def _check_writable(self) -> None:
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of results store {self.path}: {exc.strerror}") from None
+        for target in (folder, self.path):  # SQLite writes its journal beside the file
+            if target.exists() and not _writable(target):
+                raise StoreError(f"results store {self.path} is not writable ({target} is read-only); "
+                                 "pass --store elsewhere")
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection, committed and closed at the end; SQLite's errors become one-line StoreErrors."""
+        try:
+            if self.read_only:  # in a read-only folder SQLite cannot make its WAL index: read the file as is
+                mode = "ro" if _writable(self.path.resolve().parent) else "ro&immutable=1"
+                db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={mode}", uri=True, timeout=self.timeout)
+            else:
+                db = sqlite3.connect(self.path, timeout=self.timeout)
+            with contextlib.closing(db), db:
+                yield db
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreError(f"results store {self.path} is locked by another process (waited "
+                                 f"{self.timeout:g} s); try again when it finishes") from None
+            raise StoreError(f"results store {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a slide-bench results store (SQLite: {exc})") from None
 
     def done_keys(self, device: str | None = None) -> set[str]:
         """Keys not to run again: ``ok`` rows with every required metric finite, and ``oom`` rows
@@ -134,3 +180,8 @@ def _complete(metrics: str) -> bool:
         return False
     return isinstance(values, dict) and all(
         isinstance(values.get(name), (int, float)) and math.isfinite(values[name]) for name in REQUIRED_METRICS)
+
+
+def _writable(path: Path) -> bool:
+    """Writable for us; ``os.access`` alone says yes to root even on an ``r-x`` folder."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)

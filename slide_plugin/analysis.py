@@ -160,7 +160,7 @@ def plot(args: argparse.Namespace) -> int:
     require_extra("matplotlib", "plots", "slide-bench plot")
     from slide_plugin import plots  # matplotlib loads only when a figure is asked for
 
-    store = ResultsStore(args.store or default_store())
+    store = ResultsStore(args.store or default_store(), read_only=True)
     if args.figure == "decorrelation":
         return plot_decorrelation(args, store)
     kind = KINDS[args.figure]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+import typing
+from typing import TYPE_CHECKING, Any, Callable
 
 from registry.cache import EncoderCache
 from registry.datasets import cache_dir
+from registry.options import Count, check_value, describe_type
 from registry.plugins import build_registry
 from registry.runner import Runner
 from registry.store import ResultsStore
@@ -64,7 +66,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     parser.add_argument("--force", action="store_true", help="redo runs already in the store")
     parser.add_argument("--quiet", action="store_true", help="no progress bars; one line per finished run")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=checked(Count), default=None,
                         help="CPU threads for torch (default: 1 when the CPU is oversubscribed, else torch's default)")
 
 
@@ -96,3 +98,22 @@ def report_failures(df: pd.DataFrame) -> int:
         print(f"  {row['status']:<6} {row['pretrainer']}/{row['slimmer']}/{row['head']} {row['dataset']} "
               f"seed {row['seed']}.{row['finetune_seed']}: {str(row['error']).splitlines()[0]}", file=sys.stderr)
     return 1
+
+
+def checked(annotation: Any) -> Callable[[str], Any]:
+    """An argparse ``type`` for a command-line value declared like an option (``checked(Count)``): parsed
+    to its base type and checked against its valid values (:mod:`registry.options`)."""
+    base = typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
+
+    def parse(text: str) -> Any:
+        try:
+            value = base(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {describe_type(annotation)}, got '{text}'") from None
+        problem = check_value(value, annotation)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text} is invalid ({problem})")
+        return value
+
+    parse.__name__ = describe_type(annotation)
+    return parse

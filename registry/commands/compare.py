@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Annotated
 
-from registry.commands.common import add_format_argument, add_store_argument, default_store
+from registry.commands.common import add_format_argument, add_store_argument, checked, default_store
 from registry.hookspecs import hookimpl
+from registry.options import Range
 from registry.store import ResultsStore
 
 
@@ -15,7 +17,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from registry.compare import compare, parse_selector, select, variance_breakdown
     from registry.tables import render
 
-    df = ResultsStore(args.store or default_store()).frame()
+    df = ResultsStore(args.store or default_store(), read_only=True).frame()
     for key, column in (("dataset", "dataset"), ("pretrainer", "pretrainer")):
         if getattr(args, key):
             df = df[df[column].str.lower() == getattr(args, key).lower()]
@@ -35,7 +37,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--b", required=True, help="method B, e.g. head=full,slim=original or head.decorrelation=false")
     p.add_argument("--metric", default="test_micro_f1", choices=("test_micro_f1", "test_macro_f1"),
                    help="the score compared")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the verdict (default 0.05)")
+    p.add_argument("--alpha", type=checked(Annotated[float, Range(0, 1, low_open=True, high_open=True)]),
+                   default=0.05, help="significance level of the verdict (default 0.05)")
     p.add_argument("--test", choices=("t", "wilcoxon"), default="t",
                    help="paired test deciding the verdict (both p-values are printed)")
     p.add_argument("--dataset", default=None, help="only this dataset (default: every dataset both methods ran on)")

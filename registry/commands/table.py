@@ -6,11 +6,14 @@ With a spec, only its runs are shown, with its row labels; without one, everythi
 from __future__ import annotations
 
 import argparse
+from typing import Annotated
 
-from registry.commands.common import add_format_argument, add_names_argument, add_store_argument, default_store
+from registry.commands.common import (add_format_argument, add_names_argument, add_store_argument, checked,
+                                     default_store)
 from registry.errors import ConfigError
 from registry.hookspecs import hookimpl
 from registry.metrics import METRICS
+from registry.options import Range
 from registry.plugins import build_registry
 from registry.registry import normalize
 from registry.runner import Runner
@@ -22,10 +25,7 @@ def table(args: argparse.Namespace) -> int:
     from registry.compare import significance_marker
     from registry.tables import load_reference, paper_tables, render_tables
 
-    path = args.store or default_store()
-    if not path.exists():
-        raise ConfigError(f"No results store at {path}: run `slide-bench matrix` first, or pass --store")
-    store = ResultsStore(path)
+    store = ResultsStore(args.store or default_store(), read_only=True)
     label = lambda slimmer, head: None  # noqa: E731
     keys = None
     if args.spec:
@@ -42,6 +42,10 @@ def table(args: argparse.Namespace) -> int:
         df = df.assign(row_label=df["key"].map(row_labels)) if len(df) else df
     for column, wanted in (("dataset", args.datasets), ("pretrainer", args.pretrainers)):
         if wanted:
+            unmatched = [w for w in wanted if len(df) and not (df[column].map(normalize) == normalize(w)).any()]
+            if unmatched:
+                raise ConfigError(f"--{column}s {', '.join(unmatched)} matches no run in {store.path} (it holds "
+                                  f"{', '.join(sorted(set(df[column])))})")
             df = df[df[column].map(normalize).isin({normalize(w) for w in wanted})]
     missing = [m for m in args.metric if m not in df.columns]
     if len(df) and missing:
@@ -72,6 +76,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help=f"metric columns under each dataset (default: {' '.join(METRICS)})")
     p.add_argument("--mark-vs", default=None, metavar="METHOD",
                    help="mark cells significantly better (▲) or worse (▼) than this method, e.g. head=full,slim=original")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level of --mark-vs (default 0.05)")
+    p.add_argument("--alpha", type=checked(Annotated[float, Range(0, 1, low_open=True, high_open=True)]),
+                   default=0.05, help="significance level of --mark-vs (default 0.05)")
     add_store_argument(p)
     p.set_defaults(func=table)
