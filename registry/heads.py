@@ -1,6 +1,7 @@
 """The head toolkit: what a fine-tuning head needs besides its own loss, used by the built-in heads too.
 
 - :func:`make_classifier`, :func:`adam`: the classifier and optimiser the built-ins use;
+- :func:`embed`: every node's embedding from a frozen encoder, computed once;
 - :func:`train_batches`: an epoch's training nodes, whole or in shuffled mini-batches;
 - :class:`FitTracker`: per-epoch evaluation with best-validation selection, and the accounting the
   store keeps (``epochs``, ``steps``, ``samples_seen``, times, memory, parameters), with an optional
@@ -56,6 +57,13 @@ def adam(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torc
     params = list(params)
     fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
+@torch.no_grad()
+def embed(encoder: nn.Module, data: Data, device: torch.device) -> Tensor:
+    """Every node's embedding ``[N, d]`` from the frozen encoder in eval mode (a probe computes them once)."""
+    encoder.eval()
+    return encoder(data.x.to(device), data.edge_index.to(device))
 
 
 def train_batches(train_mask: Tensor, batch_size: int | None) -> list[Tensor]:

@@ -51,14 +51,15 @@ class LayerView:
 @runtime_checkable
 class SlimmableEncoder(Protocol):
     """What an encoder implements so that every slimmer (built-in or not) can slim it. It also follows
-    the encoder contract of :mod:`registry.components` (``forward``, ``embedding_dim``, ``arch``)."""
+    the encoder contract of :mod:`registry.components` (``forward``, ``embedding_dim``, ``arch``).
+
+    Optionally it defines ``kept_units(index, ratio, layers=None) -> int``: how many units layer ``index``
+    keeps at keep-ratio ``ratio`` when a slimmer keeps the first ``layers`` layers (None: all); without
+    it, ``max(1, round(units * ratio))``.
+    """
 
     def layer_views(self) -> Sequence[LayerView]:
         """One view per layer, first to last."""
-
-    def kept_units(self, index: int, ratio: float, layers: int | None = None) -> int:
-        """How many units layer ``index`` keeps at keep-ratio ``ratio`` when a slimmer keeps the first
-        ``layers`` layers (None: all); usually ``max(1, round(units * ratio))``."""
 
     def slimmed(self, unit_keeps: Sequence[Tensor]) -> "nn.Module":
         """A new, smaller encoder of the first ``len(unit_keeps)`` layers; layer ``i`` keeps the sorted
@@ -146,7 +147,7 @@ def slim_encoder(encoder: "nn.Module", ratios: Sequence[float], layers: int | No
     every kept layer) chosen by ``rule``; ``encoder`` must be a :class:`SlimmableEncoder`."""
     if not isinstance(encoder, SlimmableEncoder):
         raise TypeError(f"{type(encoder).__name__} cannot be slimmed: it does not implement "
-                        "registry.slimming.SlimmableEncoder (layer_views, kept_units, slimmed)")
+                        "registry.slimming.SlimmableEncoder (layer_views, slimmed)")
     views = list(encoder.layer_views())
     kept = len(views) if layers is None else layers
     if not 1 <= kept <= len(views):
@@ -155,7 +156,8 @@ def slim_encoder(encoder: "nn.Module", ratios: Sequence[float], layers: int | No
     if len(ratios) != kept:
         raise ValueError(f"got {len(ratios)} ratios for {kept} kept layers")
     chosen = selection_rule(rule)
-    keeps = [select_units(view, encoder.kept_units(i, ratio, layers), chosen, derive_seed(seed, i))
+    kept_units = getattr(encoder, "kept_units", lambda i, ratio, layers: max(1, round(views[i].units * ratio)))
+    keeps = [select_units(view, kept_units(i, ratio, layers), chosen, derive_seed(seed, i))
              for i, (view, ratio) in enumerate(zip(views, ratios))]
     return encoder.slimmed(keeps)
 

@@ -25,8 +25,7 @@ def plugins(args: argparse.Namespace) -> int:
     for entry in listing:
         print(f"{entry['name']} ({entry['version']})")
         for kind, names in entry["registered"].items():
-            described = [f"{n}" for n in names]
-            print(f"  {kind}s: {', '.join(described)}")
+            print(f"  {'selection rule' if kind == 'selection' else kind}s: {', '.join(names)}")
         if not entry["registered"]:
             print(f"  hooks: {', '.join(entry['hooks'])}")
     return 0

@@ -9,16 +9,10 @@ from torch import nn
 from torch_geometric.data import Data
 
 from registry import RunContext
-from registry.heads import (FitTracker, adam, batch_forward, make_classifier, model_features, planned_epochs,
+from registry.heads import (FitTracker, adam, batch_forward, embed, make_classifier, model_features, planned_epochs,
                             train_batches)
 from slide_plugin.heads.full import FullOptions
 from slide_plugin.heads.linear import LinearOptions
-
-
-@torch.no_grad()
-def embed(encoder: nn.Module, data: Data, device: torch.device) -> torch.Tensor:
-    encoder.eval()
-    return encoder(data.x.to(device), data.edge_index.to(device))
 
 
 def fit_linear(encoder: nn.Module, data: Data, options: LinearOptions, ctx: RunContext) -> dict[str, float]:
