@@ -5,9 +5,7 @@ supplied)."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import typing
 from typing import Any
 
 from registry.config import SECTIONS
@@ -18,16 +16,8 @@ from registry.registry import KINDS, normalize
 SECTION_OF = {kind: section for section, kind in SECTIONS.items()}
 
 
-def _type_name(annotation: Any) -> str:
-    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
-
-
 def _value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else str(value)
-
-
-def _default(f: dataclasses.Field) -> Any:
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def _provider(plugin: str) -> str:
@@ -39,11 +29,11 @@ def _provider(plugin: str) -> str:
 
 
 def option_rows(component: Any) -> list[list[str]]:
-    """One row per option: name, type, default, quick value."""
-    hints = typing.get_type_hints(component.Options)
-    return [[f.name, _type_name(hints[f.name]), _value(_default(f)),
-             _value(component.quick[f.name]) if f.name in component.quick else ""]
-            for f in dataclasses.fields(component.Options)]
+    """One row per option: name, type and valid range (:mod:`registry.options`), default, quick value."""
+    from registry.options import describe_options
+
+    return [[spec.name, spec.valid, _value(spec.default), _value(component.quick[spec.name]) if spec.name in component.quick
+             else ""] for spec in describe_options(component.Options)]
 
 
 def override_lines(component: Any, supplied: dict[str, dict[str, Any]], plugin_of_supplied: dict[str, str]) -> list[str]:
@@ -77,7 +67,7 @@ def describe(args: argparse.Namespace) -> int:
         return 0
     section = SECTION_OF.get(kind)
     print("options" + (f" (--set {section}.OPTION=VALUE):" if section else ":"))
-    print(tabulate(rows, headers=["option", "type", "default", "quick"], tablefmt="simple"))
+    print(tabulate(rows, headers=["option", "type and valid range", "default", "quick"], tablefmt="simple"))
     supplied = registry.supplied.get((kind, normalize(obj.name)), [])
     sources = {key: ", ".join(sorted({r.plugin for r in supplied if r.key == key})) for key in {r.key for r in supplied}}
     lines = override_lines(obj, registry.supplied_overrides(kind, obj.name), sources)
