@@ -7,6 +7,9 @@ verified on load. A file that fails (unreadable, torn, another key's, altered by
 fit the architecture) is set aside under ``<name>.bad-<time>`` (never deleted), the encoder is
 pretrained again and a one-line warning on stderr names both files. Writes go to a temporary file that
 is renamed into place, so a killed run leaves no torn file.
+A missing or damaged entry is pretrained under a lock on ``<entry>.lock`` (released by the kernel if
+the process dies): concurrent workers (processes, hosts sharing the folder) pretrain each encoder
+once, and the others load it once the lock is theirs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from registry.errors import ConfigError
+from filelock import FileLock
 
 if TYPE_CHECKING:
     import torch
@@ -92,10 +96,17 @@ class EncoderCache:
         if path.exists() and not force:
             try:
                 return self._load(path, key, build, device), True
-            except Exception as exc:  # noqa: BLE001 (whatever is wrong with the file, it is set aside)
-                self._set_aside(path, exc)
-        encoder = pretrain()
-        self._save(path, key, encoder)
+            except Exception:  # noqa: BLE001 (checked again under the lock, where a damaged file is set aside)
+                pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(path.with_name(path.name + ".lock")):  # one worker pretrains, the others wait and load
+            if path.exists() and not force:
+                try:
+                    return self._load(path, key, build, device), True
+                except Exception as exc:  # noqa: BLE001 (whatever is wrong with the file, it is set aside)
+                    self._set_aside(path, exc)
+            encoder = pretrain()
+            self._save(path, key, encoder)
         return encoder.eval(), False
 
     @staticmethod

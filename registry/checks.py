@@ -18,9 +18,11 @@ from registry.errors import PluginError
 
 BASES = {"pretrainer": "registry.components:Pretrainer", "slimmer": "registry.components:Slimmer",
          "head": "registry.components:Head", "dataset": "registry.components:DatasetSpec",
-         "selection": "registry.slimming:SelectionRule", "spec": "registry.spec:SpecFile"}
+         "selection": "registry.slimming:SelectionRule", "spec": "registry.spec:SpecFile",
+         "executor": "registry.executors.base:Executor"}
 HOOKS = {"pretrainer": "register_pretrainers", "slimmer": "register_slimmers", "head": "register_heads",
-         "dataset": "register_datasets", "selection": "register_selection_rules", "spec": "register_specs"}
+         "dataset": "register_datasets", "selection": "register_selection_rules", "spec": "register_specs",
+         "executor": "register_executors"}
 
 
 def base_class(kind: str) -> type:

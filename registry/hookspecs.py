@@ -24,6 +24,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from registry.components import DatasetSpec, Head, Pretrainer, Slimmer
+    from registry.executors.base import Executor
     from registry.slimming import SelectionRule
     from registry.spec import SpecFile
 
@@ -119,6 +120,24 @@ def register_defaults(register: Callable[[str, str, dict[str, dict[str, Any]]], 
         component's own ``overrides`` (before presets and ``--set``); an unknown component or option, a
         value the component already sets for that key, or two plugins setting the same value is an
         error. ``slide-bench describe`` shows them with the plugin that supplied them.
+    """
+
+
+@hookspec
+def register_executors(register: Callable[[Executor], None]) -> None:
+    """Register executors: where the cells of a matrix run (``slide-bench matrix --executor NAME``).
+
+    An executor is a :class:`registry.executors.base.Executor` whose ``open(options, context)``
+    returns a backend that runs :func:`registry.executors.worker.run_task` for each submitted task
+    on some worker and reports each outcome; workers claim cells and write rows themselves.
+
+    :param register: call ``register(executor)`` with an Executor instance.
+
+    Example::
+
+        @hookimpl
+        def register_executors(register):
+            register(MyClusterExecutor())
     """
 
 

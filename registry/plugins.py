@@ -29,7 +29,8 @@ from registry.errors import PluginError
 from registry.registry import Registry
 
 # Modules of the core that register through the same hooks as third-party plugins.
-DEFAULT_PLUGINS = ("registry.datasets", "registry.slimming", "registry.commands.run", "registry.commands.plugins", "registry.commands.compare",
+DEFAULT_PLUGINS = ("registry.datasets", "registry.slimming", "registry.executors", "registry.commands.run",
+                   "registry.commands.plugins", "registry.commands.compare",
                    "registry.commands.bench", "registry.commands.matrix", "registry.commands.table",
                    "registry.commands.specs", "registry.commands.describe")
 
@@ -40,6 +41,7 @@ HOOK_KINDS = {
     "register_datasets": "dataset",
     "register_selection_rules": "selection",
     "register_specs": "spec",
+    "register_executors": "executor",
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from registry.checks import check_component, check_option_names
 from registry.errors import PluginError, UnknownNameError
 
-KINDS = ("pretrainer", "slimmer", "head", "dataset", "selection", "spec")
+KINDS = ("pretrainer", "slimmer", "head", "dataset", "selection", "spec", "executor")
 CONFIGURABLE = ("pretrainer", "slimmer", "head")  # kinds with options that defaults can be supplied for
 
 

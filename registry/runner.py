@@ -267,15 +267,19 @@ class Runner:
             self._report(row, item.cell, bar)
         return resolved
 
-    def _run_one(self, item: Resolved) -> dict[str, Any]:
+    def new_row(self, item: Resolved) -> dict[str, Any]:
+        """A cell's row before it runs: identity, configuration, device, versions."""
         cell = item.cell
-        reset_peak_memory(self.device)
-        start = time.perf_counter()
-        row: dict[str, Any] = dict(
+        return dict(
             key=item.key, dataset=item.config["dataset"], pretrainer=item.config["pretrainer"]["name"],
             slimmer=item.config["slimmer"]["name"], head=item.config["head"]["name"], seed=cell.seed,
             finetune_seed=cell.finetune_seed, preset=cell.preset, config=item.config, device=str(self.device),
             versions=library_versions(), error=None, metrics={}, diagnostics=[])
+
+    def _run_one(self, item: Resolved) -> dict[str, Any]:
+        reset_peak_memory(self.device)
+        start = time.perf_counter()
+        row = self.new_row(item)
         try:
             row.update(self.execute(item), status="ok")
         except (KeyboardInterrupt, SlideBenchError):  # bad input fails every cell alike: stop, one line
@@ -291,13 +295,17 @@ class Runner:
         row["peak_memory_mb"] = peak_memory_mb(self.device)
         return row
 
-    def _report(self, row: dict[str, Any], cell: Cell, bar: Any) -> None:
+    @staticmethod
+    def report_line(row: dict[str, Any], cell: Cell) -> str:
+        """The one line printed for a finished cell."""
         m = row["metrics"]
         if row["status"] == "ok":
-            line = (f"ok     {cell.label}: Mi-F1 {m['test_micro_f1']:.2f}  Ma-F1 {m['test_macro_f1']:.2f}  "
+            return (f"ok     {cell.label}: Mi-F1 {m['test_micro_f1']:.2f}  Ma-F1 {m['test_macro_f1']:.2f}  "
                     f"params {m['param_change_pct']:+.1f}%  ({row['wall_time_s']:.1f}s)")
-        else:
-            line = f"{row['status']:<6} {cell.label}: {row['error'].splitlines()[0]}"
+        return f"{row['status']:<6} {cell.label}: {row['error'].splitlines()[0]}"
+
+    def _report(self, row: dict[str, Any], cell: Cell, bar: Any) -> None:
+        line = self.report_line(row, cell)
         if self.quiet:
             print(line, flush=True)
         else:

@@ -31,6 +31,10 @@ Format (every key optional except the axes that end up empty)::
     [group.set]
     head.decorrelation = false
 
+    [executor]                         # optional: where the cells run (the command line wins)
+    name = "pool"                      # local (default) | pool | ray | slurm | a plugin's
+    workers = 4                        # the executor's options, e.g. slurm: partition, time, gpus_per_run
+
 The cells are the union over groups (the top level alone when there is none) of the product
 dataset × pretrainer × seed × slimmer × head × fine-tuning seed, duplicates removed. ``"*"``
 expands to the registry's names, so a strategy added by a third-party plugin is picked up with
@@ -61,7 +65,7 @@ from registry.runner import Cell
 NAME_AXES = {"datasets": "dataset", "pretrainers": "pretrainer", "slimmers": "slimmer", "heads": "head"}
 SEED_AXES = ("seeds", "finetune_seeds")
 GROUP_KEYS = (*NAME_AXES, *SEED_AXES, "preset", "set", "overrides")
-TOP_KEYS = ("name", "description", "labels", "group", *GROUP_KEYS)
+TOP_KEYS = ("name", "description", "labels", "group", "executor", *GROUP_KEYS)
 BLOCK_KEYS = (*GROUP_KEYS, "label")
 DEFAULTS: dict[str, Any] = {"slimmers": ["original"], "heads": ["linear"], "seeds": [0], "finetune_seeds": [0],
                             "preset": "official"}
@@ -156,6 +160,7 @@ class MatrixSpec:
     groups: list[Group] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    executor: dict[str, Any] = field(default_factory=dict)  # [executor]: name and options
 
     @classmethod
     def load(cls, name_or_path: str | Path, registry: Registry | None = None) -> "MatrixSpec":
@@ -194,7 +199,11 @@ class MatrixSpec:
         labels = raw.get("labels", {})
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
             raise ConfigError(f"{where}: [labels] must map \"slimmer/head\" to a label")
-        return cls(str(raw.get("name", default_name)), str(raw.get("description", "")), groups, labels, source)
+        executor = raw.get("executor", {})
+        if not isinstance(executor, dict):
+            raise ConfigError(f"{where}: [executor] must be a table (name = \"pool\", options)")
+        return cls(str(raw.get("name", default_name)), str(raw.get("description", "")), groups, labels, source,
+                   executor)
 
     @staticmethod
     def _group(raw: dict[str, Any], base: dict[str, Any], sets: Sets, overrides: dict[str, Sets], where: str) -> Group:

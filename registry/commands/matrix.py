@@ -2,7 +2,9 @@
 
 Every cell is resolved before any training (an unknown name fails at once, listing the known
 ones); finished cells are skipped, so an interrupted matrix resumes where it stopped. SIGTERM is
-handled like Ctrl-C: finished rows stay in the store.
+handled like Ctrl-C: finished rows stay in the store. ``--executor`` picks where cells run (this
+process, a worker pool, Ray, SLURM); workers claim cells in the store, so matrices started at the
+same time on one store split the work.
 """
 
 from __future__ import annotations
@@ -10,16 +12,36 @@ from __future__ import annotations
 import argparse
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from registry.commands.common import add_format_argument, add_names_argument, add_run_arguments, make_runner, report_failures
-from registry.config import parse_sets
+from registry.config import parse_sets, resolve_options
+from registry.errors import ConfigError
+from registry.executors.base import WorkerContext
+from registry.executors.driver import drive
+from registry.executors.worker import prime
 from registry.hookspecs import hookimpl
 from registry.spec import MatrixSpec, filter_cells, shipped_specs
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def executor_options(args: argparse.Namespace, table: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The executor's name and option values: the spec's ``[executor]``, then the command line."""
+    options = {k: v for k, v in table.items() if k != "name"}
+    for item in args.executor_set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--executor-set expects option=value, got '{item}'")
+        options[key.strip()] = value.strip()
+    if args.workers is not None:
+        options["workers"] = args.workers
+    if args.ray_address is not None:
+        options["address"] = args.ray_address
+    return args.executor or table.get("name", "local"), options
 
 
 def matrix(args: argparse.Namespace) -> int:
@@ -30,16 +52,29 @@ def matrix(args: argparse.Namespace) -> int:
     sets = {section: values for section, values in parse_sets(args.set).items() if values}
     cells = filter_cells(spec.cells(runner.registry, sets), args.only, args.skip)
     resolved, todo = runner.plan(cells, force=args.force)
+    name, options = executor_options(args, spec.executor)
+    executor = runner.registry.get("executor", name)
+    options = resolve_options(executor, "", "", "official", options)
     where = f" on {runner.device}" if todo else ""
+    if todo and executor.name != "local":
+        where = f" on {executor.name} ({runner.device} here)"
     print(f"matrix '{spec.name}': {len(resolved)} runs, {len(resolved) - len(todo)} already in the store, "
           f"{len(todo)} to run{where} (store: {runner.store.path})", flush=True)
     if args.dry_run:
         for item in todo:
             print(f"  {item.cell.label}")
         return 0
+    for item in todo:  # bad input stops here, before any training
+        runner.check(item)
+    context = WorkerContext(str(runner.store.path.resolve()), str(runner.cache.directory.resolve()),
+                            str(Path(args.data_root).resolve()) if args.data_root else None, args.device,
+                            args.threads, args.force, args.claim_ttl)
+    prime(context, runner)
     signal.signal(signal.SIGTERM, _interrupt)
     start = time.perf_counter()
-    runner.run(cells, force=args.force)
+    if todo:
+        runner.cache.check_writable()
+        drive(runner, todo, executor.open(options, context), context, tagged=executor.name != "local")
     df = runner.store.frame(keys=[r.key for r in resolved])
     counts = df["status"].value_counts().to_dict()
     print(f"matrix '{spec.name}' done in {time.perf_counter() - start:.1f}s: "
@@ -59,5 +94,13 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="override an option in every cell, after the spec's own values")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
     add_format_argument(p, what="final table")
+    p.add_argument("--executor", default=None, metavar="NAME",
+                   help="where cells run: local (default), pool, ray, slurm, or a plugin's (spec: [executor] name)")
+    p.add_argument("--workers", type=int, default=None, help="pool: worker processes; ray: CPUs of a local instance")
+    p.add_argument("--ray-address", default=None, help="ray: a running cluster's address (default: a local instance)")
+    p.add_argument("--executor-set", action="append", default=[], metavar="OPTION=VALUE",
+                   help="an executor option, e.g. gpus_per_run=0.25, partition=gpu, sbatch='{\"qos\": \"high\"}'")
+    p.add_argument("--claim-ttl", type=float, default=120.0, metavar="SECONDS",
+                   help="a claim on a cell expires this long after its worker's last heartbeat (default: 120)")
     add_run_arguments(p)
     p.set_defaults(func=matrix)
