@@ -1,9 +1,11 @@
 """A third-party-style plugin for the matrix tests: a tiny dataset, a slimming strategy, and heads
-that fail, run out of memory, or take a known time. Loaded in-process with ``pm.register`` and in
+that fail, run out of memory, kill their process, or take a known time. Loaded in-process with ``pm.register`` and in
 subprocesses through a fake distribution's ``slide_bench`` entry point."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from dataclasses import dataclass
 
@@ -61,6 +63,7 @@ class OutOfMemory(Head):
 @dataclass
 class SleepyOptions(LinearOptions):
     seconds: float = 0.0
+    log: str = ""  # a file that gets one line per fit: which cell ran, in which process
 
 
 class Sleepy(LinearProbe):
@@ -70,8 +73,20 @@ class Sleepy(LinearProbe):
     overrides = {}
 
     def fit(self, encoder, data, options, ctx):
+        if options.log:
+            with open(options.log, "a") as log:
+                log.write(f"{ctx.seed} {sum(p.numel() for p in encoder.parameters())} {os.getpid()}\n")
         time.sleep(options.seconds)
         return super().fit(encoder, data, options, ctx)
+
+
+class Die(Head):
+    name = "die"
+    description = "kills its own process: a worker that dies mid-cell"
+    Options = FaultOptions
+
+    def fit(self, encoder, data, options, ctx):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @hookimpl
@@ -86,5 +101,5 @@ def register_slimmers(register):
 
 @hookimpl
 def register_heads(register):
-    for head in (Boom(), OutOfMemory(), Sleepy()):
+    for head in (Boom(), OutOfMemory(), Sleepy(), Die()):
         register(head)

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# A single-node SLURM cluster for the tests (Debian's slurm-wlm and munge), on a machine whose PID 1
+# need not be systemd. Run as root.
+#
+#   eval "$(.ci/slurm.sh start)"   # installs if needed, starts munged, slurmctld, slurmd; prints
+#                                  # `export SLURM_CONF=...` (the config lives in a temporary folder)
+#   .ci/slurm.sh stop              # stops the daemons it started (by pid file) and removes the folder
+#
+# Ports are picked free, so two clusters on one machine do not collide; munged is shared and only
+# stopped by the invocation that started it.
+set -euo pipefail
+STATE="${SLIDE_SLURM_STATE:-/tmp/slide-bench-slurm}"
+
+log() { echo "slurm.sh: $*" >&2; }
+
+stop() {
+    [ -d "$STATE" ] || return 0
+    for name in slurmd slurmctld munged; do
+        pidfile="$STATE/$name.pid"
+        [ -f "$pidfile" ] || continue
+        pid="$(cat "$pidfile")"
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do  # a dead daemon may linger as a zombie: wait for it, then move on
+            state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)"
+            case "$state" in gone|Z|X) break ;; esac
+            sleep 0.1
+        done
+        rm -f "$pidfile"
+    done
+    rm -rf "$STATE"
+    log "stopped"
+}
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+start() {
+    if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v sbatch >/dev/null; then
+        log "installing slurm-wlm and munge"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge) >&2
+    fi
+    stop
+    mkdir -p "$STATE"/{spool,state,log}
+    if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then  # no munged answering yet: start ours
+        mkdir -p /run/munge /var/log/munge /var/lib/munge
+        [ -f /etc/munge/munge.key ] || mungekey --create >&2
+        chown -R munge:munge /etc/munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
+        munged --force --pid-file="$STATE/munged.pid" >&2 || munged --force >&2
+        [ -f "$STATE/munged.pid" ] || pgrep -n -x munged > "$STATE/munged.pid"
+    fi
+    cpus="$(nproc)"
+    mem_mb="$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)"
+    cat > "$STATE/slurm.conf" <<EOF
+ClusterName=slidebench
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=$(free_port)
+SlurmdPort=$(free_port)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+StateSaveLocation=$STATE/state
+SlurmdSpoolDir=$STATE/spool
+SlurmctldPidFile=$STATE/slurmctld.pid
+SlurmdPidFile=$STATE/slurmd.pid
+SlurmctldLogFile=$STATE/log/slurmctld.log
+SlurmdLogFile=$STATE/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+MailProg=/bin/true
+ReturnToService=2
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
+EOF
+    export SLURM_CONF="$STATE/slurm.conf"
+    slurmctld -i >&2
+    slurmd -N localhost >&2
+    for _ in $(seq 100); do
+        if sinfo -h -o %T 2>/dev/null | grep -qx idle; then
+            log "node idle ($cpus CPUs, $mem_mb MB)"
+            echo "export SLURM_CONF=$SLURM_CONF"
+            return 0
+        fi
+        sleep 0.2
+    done
+    log "the node did not come up; logs:"
+    tail -n 20 "$STATE"/log/*.log >&2 || true
+    return 1
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
