@@ -3,17 +3,18 @@
 # need not be systemd. Run as root.
 #
 #   eval "$(.ci/slurm.sh start)"   # installs if needed, starts munged, slurmctld, slurmd; prints
-#                                  # `export SLURM_CONF=...` (the config lives in a temporary folder)
-#   .ci/slurm.sh stop              # stops the daemons it started (by pid file) and removes the folder
+#                                  # `export SLURM_CONF=...` (config and state in a fresh temporary folder)
+#   .ci/slurm.sh stop              # stops the daemons of $SLURM_CONF's folder (by pid file), removes it
 #
 # Ports are picked free, so two clusters on one machine do not collide; munged is shared and only
 # stopped by the invocation that started it.
 set -euo pipefail
-STATE="${SLIDE_SLURM_STATE:-/tmp/slide-bench-slurm}"
 
 log() { echo "slurm.sh: $*" >&2; }
 
 stop() {
+    [ -n "${SLURM_CONF:-}" ] || { log "SLURM_CONF is not set: nothing to stop"; return 0; }
+    STATE="$(dirname "$SLURM_CONF")"
     [ -d "$STATE" ] || return 0
     for name in slurmd slurmctld munged; do
         pidfile="$STATE/$name.pid"
@@ -38,14 +39,13 @@ start() {
         log "installing slurm-wlm and munge"
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge) >&2
     fi
-    stop
+    STATE="$(mktemp -d /tmp/slide-bench-slurm.XXXXXX)"
     mkdir -p "$STATE"/{spool,state,log}
     if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then  # no munged answering yet: start ours
-        mkdir -p /run/munge /var/log/munge /var/lib/munge
-        [ -f /etc/munge/munge.key ] || mungekey --create >&2
-        chown -R munge:munge /etc/munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
-        munged --force --pid-file="$STATE/munged.pid" >&2 || munged --force >&2
-        [ -f "$STATE/munged.pid" ] || pgrep -n -x munged > "$STATE/munged.pid"
+        mkdir -p /run/munge && chown munge:munge /run/munge
+        [ -f /etc/munge/munge.key ] || runuser -u munge -- mungekey --create >&2
+        runuser -u munge -- munged --force >&2
+        cp /run/munge/munged.pid "$STATE/munged.pid"
     fi
     cpus="$(nproc)"
     mem_mb="$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)"
