@@ -202,10 +202,10 @@ def test_two_concurrent_matrices_run_each_cell_once(registry, matrix):
     assert out_first.count("ok ") + out_second.count("ok ") == 8
 
 
-@pytest.mark.parametrize("executor", ["pool", "ray"])
-def test_kill_worker_and_driver_then_resume(registry, matrix, executor):
-    """kill -9 of a worker (the driver runs its cell again), then of the driver; the resumed matrix
-    ends with every cell exactly once and the scores of an uninterrupted local run."""
+@pytest.mark.parametrize("executor, resume_on", [("pool", "local"), ("ray", "pool")])
+def test_kill_worker_and_driver_then_resume(registry, matrix, executor, resume_on):
+    """kill -9 of a worker (the driver runs its cell again), then of the driver; the matrix resumed
+    on another executor ends with every cell exactly once and the scores of an uninterrupted run."""
     if executor == "ray":
         need_ray()
     make, command, env, tmp = matrix
@@ -224,7 +224,9 @@ def test_kill_worker_and_driver_then_resume(registry, matrix, executor):
         if driver.poll() is None:
             driver.kill()
     assert len(before) < 6, "the driver must die mid-way"
-    resumed = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    workers = [] if resume_on == "local" else ["--workers", "2"]
+    resumed = subprocess.run(command(spec, store, "--executor", resume_on, *workers), cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, output + resumed.stdout + resumed.stderr
     final = {r["key"]: r for r in rows(store)}
     assert set(final) == expected_keys(registry, spec, tmp) and len(rows(store)) == 6

@@ -20,6 +20,8 @@ import registry.plugins
 from registry import DatasetSpec, Head, Pretrainer, Slimmer, hookimpl, hookspecs
 from registry.cli import main
 from registry.errors import PluginError, UnknownNameError
+from registry.executors.base import Executor
+from registry.executors.local import LocalBackend
 from registry.metrics import count_parameters, f1_scores
 from registry.plugins import build_registry, make_plugin_manager, plugin_versions
 from registry.slimming import LayerView, ScoreRule, SelectionOptions
@@ -278,6 +280,38 @@ def test_hook_register_specs(tmp_path):
         assert sorted(bench.results()["head"]) == ["linear", "majority"]
         missing = bench.run("matrix", "toy-smok")
         assert missing.code == 2 and "toy-smoke" in missing.err and missing.err.count("\n") == 1
+
+
+def test_hook_register_executors(tmp_path):
+    """A third-party executor joins ``--executor`` by name, and its cells land in the store."""
+    (tmp_path / "toy-smoke.toml").write_text(SPEC)
+    submitted = []
+
+    class RecordingBackend(LocalBackend):
+        def submit(self, tasks):
+            submitted.extend(task.cell.head for task in tasks)
+            super().submit(tasks)
+
+    class Recording(Executor):
+        name = "recording"
+        description = "cells in this process, each recorded"
+
+        def open(self, options, context):
+            return RecordingBackend(context)
+
+    class ExecutorPlugin:
+        @hookimpl
+        def register_executors(self, register):
+            register(Recording())
+
+    with plugin_bench(("executor-plugin", ExecutorPlugin()), ("toy-plugin", ToyPlugin()), entry_points=["slide_plugin"],
+                      folder=tmp_path / "bench") as bench:
+        assert "executors: recording" in bench.run("plugins").out
+        result = bench.run("matrix", str(tmp_path / "toy-smoke.toml"), "--quiet", "--executor", "recording")
+        assert result.code == 0, result.err
+        assert sorted(submitted) == sorted(bench.results()["head"]) == ["linear", "majority"]
+        unknown = bench.run("matrix", str(tmp_path / "toy-smoke.toml"), "--executor", "recordng")
+        assert unknown.code == 2 and "Unknown executor 'recordng'. Did you mean 'recording'?" in unknown.err
 
 
 class DefaultsPlugin:
