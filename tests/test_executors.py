@@ -255,6 +255,38 @@ def test_a_worker_that_dies_twice_is_a_failed_row(matrix):
     assert "failed graphmae/original/die" in done.stdout
 
 
+@pytest.mark.parametrize("executor", ["pool", "slurm"])
+def test_ctrl_c_cancels_running_work_and_keeps_rows(matrix, executor):
+    """SIGINT mid-matrix: exit 130, the running cell's worker stopped (pool: its process; SLURM: the
+    jobs cancelled), finished rows kept."""
+    if executor == "slurm":
+        need_slurm()
+    make, command, env, tmp = matrix
+    spec, store = make(seeds=(0, 1), seconds=30.0), tmp / "results.sqlite"
+    extra = ["--executor", executor] + (["--workers", "2"] if executor == "pool" else [])
+    driver = subprocess.Popen(command(spec, store, *extra), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    wait_for(lambda: [p for p in claimed_pids(store) if p != driver.pid], driver)
+    worker = [p for p in claimed_pids(store) if p != driver.pid][0]
+    driver.send_signal(signal.SIGINT)
+    output = driver.communicate(timeout=60)[0]
+    assert driver.returncode == 130 and "interrupted" in output, output
+    deadline = time.monotonic() + 30
+    if executor == "pool":
+        while process_alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not process_alive(worker)
+    else:
+        jobs = None
+        while jobs != [] and time.monotonic() < deadline:
+            jobs = subprocess.run(["squeue", "-h", "-n", "slide-bench", "-o", "%i"], capture_output=True,
+                                  text=True).stdout.split()
+            time.sleep(0.2)
+        assert jobs == [], f"SLURM jobs left: {jobs}"
+    assert all(r["status"] == "ok" for r in rows(store)) and len(rows(store)) < 4
+
+
 # -- the same rows everywhere --------------------------------------------------------------------------------
 
 def test_same_rows_on_local_pool_ray_and_slurm(matrix):
