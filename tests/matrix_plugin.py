@@ -1,6 +1,6 @@
 """A third-party-style plugin for the matrix tests: a tiny dataset, a slimming strategy, and heads
-that fail, run out of memory, kill their process, or take a known time. Loaded in-process with ``pm.register`` and in
-subprocesses through a fake distribution's ``slide_bench`` entry point."""
+that fail, run out of memory, kill their process, or take a known time. Loaded in-process with
+``pm.register`` and in subprocesses through a fake distribution's ``slide_bench`` entry point."""
 
 from __future__ import annotations
 

@@ -72,7 +72,8 @@ def matrix(tmp_path):
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: matrix-test-plugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[slide_bench]\nmatrix_test = matrix_plugin\n")
-    env = dict(os.environ, SLIDE_BENCH_CACHE=str(tmp_path / "cache"), SLIDE_BENCH_LOAD_PLUGINS="slide_plugin,matrix_test",
+    env = dict(os.environ, SLIDE_BENCH_CACHE=str(tmp_path / "cache"),
+               SLIDE_BENCH_LOAD_PLUGINS="slide_plugin,matrix_test",
                OMP_NUM_THREADS="1", RAY_USAGE_STATS_ENABLED="0",
                PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT / "tests"), str(ROOT)]))
 
@@ -112,7 +113,8 @@ def scores(store: Path) -> dict[str, dict]:
     out = {}
     for row in rows(store):
         assert row["status"] == "ok", row
-        out[row["key"]] = {k: v for k, v in row["metrics"].items() if not any(w in k for w in ("time", "memory", "cached"))}
+        out[row["key"]] = {k: v for k, v in row["metrics"].items()
+                           if not any(w in k for w in ("time", "memory", "cached"))}
     return out
 
 
@@ -168,8 +170,9 @@ def _pretrain_slowly(directory: str, log: str) -> bool:
         encoder.arch = {}
         return encoder
 
-    _, cached = EncoderCache(Path(directory)).get_or_pretrain("toy", "p", "1", {}, 0, lambda arch: torch.nn.Linear(2, 2),
-                                                              pretrain, torch.device("cpu"))
+    cache = EncoderCache(Path(directory))
+    _, cached = cache.get_or_pretrain("toy", "p", "1", {}, 0, lambda arch: torch.nn.Linear(2, 2), pretrain,
+                                      torch.device("cpu"))
     return cached
 
 
