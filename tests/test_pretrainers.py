@@ -25,7 +25,7 @@ from slide_plugin.heads.full import FullFineTune
 from slide_plugin.heads.linear import LinearProbe
 from slide_plugin.pretrainers.edge_masking import mask_path, random_walk
 from slide_plugin.pretrainers.grace import GRACE, GRACEOptions
-from slide_plugin.pretrainers.grace_model import GRACEModel, semi_loss
+from slide_plugin.pretrainers.grace_model import GRACEModel, semi_loss, symmetric_loss
 from slide_plugin.pretrainers.graphmae import GraphMAE
 from slide_plugin.pretrainers.maskgae import MaskGAE
 from slide_plugin.pretrainers.maskgae_model import build_encoder
@@ -124,6 +124,17 @@ def test_grace_batched_loss_equals_full_loss():
     g_batched = torch.autograd.grad(batched, (h1, h2))
     torch.testing.assert_close(batched, full)
     for a, b in zip(g_batched, g_full):
+        torch.testing.assert_close(a, b)
+
+
+def test_grace_symmetric_loss_equals_both_semi_losses():
+    """The full loss shares the inter-view similarities between the two directions: same values, same gradients."""
+    torch.manual_seed(2)
+    h1, h2 = torch.randn(40, 6, requires_grad=True), torch.randn(40, 6, requires_grad=True)
+    both = symmetric_loss(h1, h2, 0.6)
+    separate = semi_loss(h1, h2, 0.6) + semi_loss(h2, h1, 0.6)
+    torch.testing.assert_close(both, separate)
+    for a, b in zip(torch.autograd.grad(both.mean(), (h1, h2)), torch.autograd.grad(separate.mean(), (h1, h2))):
         torch.testing.assert_close(a, b)
 
 

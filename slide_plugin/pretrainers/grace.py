@@ -44,7 +44,7 @@ class GRACEOptions:
 
 class GRACE(StackPretrainer):
     name = "grace"
-    version = "2"  # 2: bag-of-words features read as CSR (the same draws, other rounding)
+    version = "2"  # 2: bag-of-words features as CSR, inter-view similarities computed once (same draws; rounding)
     description = "GRACE: two-view node contrast (edge dropping + feature masking), GCN encoder, InfoNCE"
     Options = GRACEOptions
     # CRIPAC-DIG/GRACE config.yaml; Photo/Computers/arXiv from the SLIDE fork (paper.md §4.2).

@@ -53,6 +53,18 @@ def semi_loss(h1: Tensor, h2: Tensor, tau: float, batch_size: int = 0) -> Tensor
     return torch.cat(parts)
 
 
+def symmetric_loss(h1: Tensor, h2: Tensor, tau: float) -> Tensor:
+    """``semi_loss(h1, h2) + semi_loss(h2, h1)`` (full, ``[N]``) with the inter-view similarities computed
+    once: view 2's are the transpose of view 1's, so three ``[N, N]`` products instead of four."""
+    h1, h2 = F.normalize(h1, dim=-1), F.normalize(h2, dim=-1)
+    refl1, refl2 = torch.exp(h1 @ h1.t() / tau), torch.exp(h2 @ h2.t() / tau)
+    between = torch.exp(h1 @ h2.t() / tau)
+    positive = between.diagonal()
+    l1 = -torch.log(positive / (refl1.sum(1) + between.sum(1) - refl1.diagonal()))
+    l2 = -torch.log(positive / (refl2.sum(1) + between.sum(0) - refl2.diagonal()))
+    return l1 + l2
+
+
 class GRACEModel(nn.Module):
     """GCN encoder (in → 2d → d, one activation module after every layer) and the projection head."""
 
@@ -77,6 +89,8 @@ class GRACEModel(nn.Module):
                               f"of {z1.size(0)} nodes) > similarity_memory_gb={o.similarity_memory_gb}; "
                               "lower loss_batch_size")
         h1, h2 = self.project(z1), self.project(z2)
+        if o.loss_batch_size <= 0 or o.loss_batch_size >= h1.size(0):
+            return 0.5 * symmetric_loss(h1, h2, o.tau).mean()
         l1 = semi_loss(h1, h2, o.tau, o.loss_batch_size)
         l2 = semi_loss(h2, h1, o.tau, o.loss_batch_size)
         return 0.5 * (l1 + l2).mean()
