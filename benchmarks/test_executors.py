@@ -30,6 +30,7 @@ slimmers = ["original", "half"]
 heads = ["full"]
 preset = "quick"
 [set]
+pretrain.num_hidden = 256
 head.epochs = {epochs}
 """
 OVERHEAD = """name = "bench-overhead"
@@ -97,7 +98,7 @@ def matrix(env: dict, spec: Path, store: Path, *extra: str) -> tuple[float, floa
 def test_pool_throughput_vs_local(benchmark, tmp_path, bench_env, request):
     rounds = max(1, request.config.getoption("--bench-rounds") // 2)
     spec = tmp_path / "throughput.toml"
-    spec.write_text(THROUGHPUT.format(epochs=int(os.environ.get("SLIDE_BENCH_EXECUTOR_EPOCHS", "30"))))
+    spec.write_text(THROUGHPUT.format(epochs=int(os.environ.get("SLIDE_BENCH_EXECUTOR_EPOCHS", "40"))))
     store = tmp_path / "throughput.sqlite"
     runs = {"local": ["--executor", "local", "--threads", "2"], "pool": ["--executor", "pool", "--workers", "2"]}
     matrix(bench_env, spec, store, *runs["local"])  # warm-up: pretrains the 8 encoders into the cache
