@@ -147,3 +147,11 @@ def test_testing_example_passes(tmp_path, monkeypatch):
     finally:
         for name in ("test_smooth", "smooth"):
             sys.modules.pop(name, None)
+
+
+def test_every_hook_is_named_in_the_writing_a_plugin_section():
+    from registry import hookspecs
+
+    section = README.read_text().split("## Writing a plugin", 1)[1].split("\n## ", 1)[0]
+    hooks = [name for name, fn in vars(hookspecs).items() if hasattr(fn, f"{hookspecs.PROJECT}_spec")]
+    assert hooks and [h for h in hooks if f"`{h}" not in section and f"{h}(" not in section] == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from typing import Any
 
 from registry.config import SECTIONS
@@ -37,11 +38,13 @@ def option_rows(component: Any) -> list[list[str]]:
 
 
 def override_lines(component: Any, supplied: dict[str, dict[str, Any]], plugin_of_supplied: dict[str, str]) -> list[str]:
-    lines = [f"  {key}: " + ", ".join(f"{k}={_value(v)}" for k, v in values.items())
-             for key, values in component.overrides.items()]
-    lines += [f"  {key}: " + ", ".join(f"{k}={_value(v)}" for k, v in values.items()) + f"  (from plugin "
-              f"'{plugin_of_supplied[key]}')" for key, values in supplied.items()]
-    return lines
+    """One entry per key (``graphmae/Cora``), wrapped at 100 columns; supplied ones name their plugin."""
+    def entry(key: str, values: dict[str, Any], source: str = "") -> str:
+        text = f"{key}: " + ", ".join(f"{k}={_value(v)}" for k, v in values.items()) + source
+        return textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="      ", break_on_hyphens=False)
+
+    return [entry(key, values) for key, values in component.overrides.items()] + [
+        entry(key, values, f"  (from plugin '{plugin_of_supplied[key]}')") for key, values in supplied.items()]
 
 
 def describe(args: argparse.Namespace) -> int:
