@@ -36,6 +36,22 @@ def config_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+_SEED, _FINETUNE_SEED = '"@@seed@@"', '"@@finetune_seed@@"'
+
+
+def hash_template(payload: dict[str, Any]) -> str:
+    """``payload``'s JSON with placeholders for ``seed`` and ``finetune_seed``: :func:`seeded_hash` fills
+    them in and hashes, equal to ``config_hash({**payload, "seed": s, "finetune_seed": f})`` without
+    serialising the payload again for every seed."""
+    return json.dumps({**payload, "seed": _SEED[1:-1], "finetune_seed": _FINETUNE_SEED[1:-1]}, sort_keys=True,
+                      default=str)
+
+
+def seeded_hash(template: str, seed: int, finetune_seed: int) -> str:
+    text = template.replace(_SEED, str(int(seed)), 1).replace(_FINETUNE_SEED, str(int(finetune_seed)), 1)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def checksum(arch: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> str:
     """SHA-256 of the architecture and of every tensor's name, dtype, shape and bytes."""
     import torch

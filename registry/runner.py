@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from tqdm.auto import tqdm
 
 import registry as registry_package
-from registry.cache import EncoderCache, config_hash
+from registry.cache import EncoderCache, config_hash, hash_template, seeded_hash
 from registry.checks import check_encoder
 from registry.components import RunContext
 from registry.config import SECTIONS, options_dict, resolve_options
@@ -65,6 +65,7 @@ class Resolved:
     options: dict[str, Any]
     config: dict[str, Any]
     key: str
+    pretraining_key: str = ""  # what identifies its pretrained encoder (see pretraining_key)
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -93,7 +94,9 @@ def progress_factory(quiet: bool) -> Callable[..., Any]:
 
 
 def pretraining_key(resolved: Resolved) -> str:
-    """What identifies a pretrained encoder: dataset, pretrainer, its options and the seed."""
+    """What identifies a pretrained encoder in this process: dataset, pretrainer, its options and the seed."""
+    if resolved.pretraining_key:
+        return resolved.pretraining_key
     config = resolved.config
     return config_hash({k: config[k] for k in ("dataset", "pretrainer", "seed", "split_seed")})
 
@@ -110,6 +113,7 @@ class Runner:
     _data: dict[tuple[str, int], Any] = field(default_factory=dict)
     _checked: set[str] = field(default_factory=set)
     _pretrain_errors: dict[str, Exception] = field(default_factory=dict)
+    _resolved: dict[tuple[Any, ...], Any] | None = None  # during plan(): resolutions without seeds
     _force: bool = False  # pretrain again, once per encoder, whatever the cache holds (--force)
     _refreshed: set[str] = field(default_factory=set)
 
@@ -123,10 +127,27 @@ class Runner:
         return device
 
     def resolve(self, cell: Cell) -> Resolved:
-        """Canonical names and fully resolved options; raises on unknown names, bad options or seeds."""
+        """Canonical names and fully resolved options; raises on unknown names, bad options or seeds.
+        Within :meth:`plan`, cells that differ only in their seeds share one resolution (a 100,000-cell
+        plan takes seconds)."""
         for what, seed in (("seed", cell.seed), ("fine-tuning seed", cell.finetune_seed)):
             if not SEED_RANGE.accepts(seed) or not isinstance(seed, int):
                 raise ConfigError(f"{what} {seed!r} is invalid (valid: int {SEED_RANGE})")
+        unseeded = (cell.dataset, cell.pretrainer, cell.slimmer, cell.head, cell.preset, cell.sets)
+        try:
+            base = self._resolved.get(unseeded) if self._resolved is not None else None
+            if base is None:
+                base = self._resolve_unseeded(cell)
+                if self._resolved is not None:
+                    self._resolved[unseeded] = base
+        except TypeError:  # unhashable option values: resolve this cell alone
+            base = self._resolve_unseeded(cell)
+        components, options, config, key_template, encoder_key = base
+        config = {**config, "seed": cell.seed, "finetune_seed": cell.finetune_seed}
+        key = seeded_hash(key_template, cell.seed, cell.finetune_seed)
+        return Resolved(cell, components, options, config, key, f"{encoder_key}-{cell.seed}")
+
+    def _resolve_unseeded(self, cell: Cell) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], str, str]:
         dataset = self.registry.get("dataset", cell.dataset)
         components = {kind: self.registry.get(kind, getattr(cell, attr)) for attr, kind in
                       (("pretrainer", "pretrainer"), ("slimmer", "slimmer"), ("head", "head"))}
@@ -139,10 +160,10 @@ class Runner:
             "dataset": dataset.name, "split_seed": 0,
             **{kind: {"name": components[kind].name, "version": components[kind].version,
                       "options": options_dict(options[kind])} for kind in options},
-            "seed": cell.seed, "finetune_seed": cell.finetune_seed,
         }
         components["dataset"] = dataset
-        return Resolved(cell, components, options, config, config_hash(config))
+        encoder_key = config_hash({k: config[k] for k in ("dataset", "pretrainer", "split_seed")})
+        return components, options, config, hash_template(config), encoder_key
 
     def check(self, resolved: Resolved) -> None:
         """Fail before any training: the dataset loads and, when the pretrainer can build an untrained
@@ -241,9 +262,14 @@ class Runner:
     def plan(self, cells: Iterable[Cell], force: bool = False) -> tuple[list[Resolved], list[Resolved]]:
         """Resolve every cell (raises before any training on an unknown name or a bad option);
         returns all of them (duplicates dropped) and those to run, grouped by pretrained encoder."""
-        resolved = list({r.key: r for r in map(self.resolve, cells)}.values())
+        self._resolved = {}
+        try:
+            resolved = list({r.key: r for r in map(self.resolve, cells)}.values())
+        finally:
+            self._resolved = None
         done = set() if force else self.store.done_keys()
-        if not force and any(r.key not in done for r in resolved):  # out-of-memory rows count on their device
+        if not force and any(r.key not in done for r in resolved) and self.store.has_status("oom"):
+            # out-of-memory rows count on their device (resolving it loads torch: only when there are some)
             done = self.store.done_keys(str(self.device))
         todo = [r for r in resolved if r.key not in done]
         order: dict[str, int] = {}

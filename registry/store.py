@@ -126,6 +126,10 @@ class ResultsStore:
                               "device = ?)", (device,)).fetchall()
         return {key for key, status, metrics in rows if status == "oom" or _complete(metrics)}
 
+    def has_status(self, status: str) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM runs WHERE status = ? LIMIT 1", (status,)).fetchone() is not None
+
     def write(self, row: dict[str, Any]) -> None:
         """Insert or replace one run, committed at once."""
         values = [json.dumps(row[c], default=str) if c in JSON_COLUMNS else row.get(c) for c in COLUMNS]

@@ -55,14 +55,14 @@ def matrix(args: argparse.Namespace) -> int:
     name, options = executor_options(args, spec.executor)
     executor = runner.registry.get("executor", name)
     options = resolve_options(executor, "", "", "official", options)
-    where = f" on {runner.device}" if todo else ""
+    device = runner.device_spec if args.dry_run else runner.device  # a dry run never loads torch
+    where = f" on {device}" if todo else ""
     if todo and executor.name != "local":
-        where = f" on {executor.name} ({runner.device} here)"
+        where = f" on {executor.name} ({device} here)"
     print(f"matrix '{spec.name}': {len(resolved)} runs, {len(resolved) - len(todo)} already in the store, "
           f"{len(todo)} to run{where} (store: {runner.store.path})", flush=True)
     if args.dry_run:
-        for item in todo:
-            print(f"  {item.cell.label}")
+        print("".join(f"  {item.cell.label}\n" for item in todo), end="")
         return 0
     for item in todo:  # bad input stops here, before any training
         runner.check(item)
