@@ -96,7 +96,8 @@ def _main(argv: list[str] | None) -> int:
             return 2
         return int(args.func(args) or 0)
     except SlideBenchError as exc:
-        print(f"slide-bench: error: {exc}", file=sys.stderr)
+        message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever the input held
+        print(f"slide-bench: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("slide-bench: interrupted; finished runs are in the store, run again to resume", file=sys.stderr)

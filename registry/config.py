@@ -48,12 +48,12 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{where} expects true/false, got '{value}'")
+        raise ConfigError(f"{where} expects true/false, got {value!r}")
     if annotation in (int, float):
         try:
             return annotation(value)
         except ValueError:
-            raise ConfigError(f"{where} expects {annotation.__name__}, got '{value}'") from None
+            raise ConfigError(f"{where} expects {annotation.__name__}, got {value!r}") from None
     if annotation is str:
         return value
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
@@ -64,7 +64,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError:
-        raise ConfigError(f"{where} expects a JSON value, got '{value}'") from None
+        raise ConfigError(f"{where} expects a JSON value, got {value!r}") from None
     return [parsed] if origin is list and not isinstance(parsed, list) else parsed  # ratios=0.5 → [0.5]
 
 
