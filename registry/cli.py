@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
 import pluggy
@@ -102,6 +103,9 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("slide-bench: interrupted; finished runs are in the store, run again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `slide-bench matrix big --dry-run | head`: the reader has gone, so stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

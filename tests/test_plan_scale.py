@@ -5,6 +5,9 @@ share one resolution, and the fast key equals the hash of the full configuration
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 
 import registry.runner as runner_module
 from registry.cache import EncoderCache, config_hash
@@ -32,3 +35,16 @@ def test_seeds_share_one_resolution_and_keys_equal_the_config_hash(tmp_path, mon
         by_encoder.setdefault(pretraining_key(r), set()).add(r.cell.slimmer)
     assert len(by_encoder) == 3 and all(v == {"original", "half"} for v in by_encoder.values())
     assert len(list(itertools.groupby(pretraining_key(r) for r in todo))) == 3  # grouped by encoder
+
+
+def test_a_dry_run_piped_into_head_stops_quietly(tmp_path):
+    """Regression: `slide-bench matrix SPEC --dry-run | head` ended in a BrokenPipeError traceback."""
+    spec = tmp_path / "wide.toml"
+    spec.write_text(f'datasets = ["Cora"]\npretrainers = ["graphmae"]\nslimmers = ["*"]\nseeds = {list(range(3000))}\n')
+    env = dict(os.environ, SLIDE_BENCH_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "registry.cli", "matrix", str(spec), "--dry-run", "--store",
+                             str(tmp_path / "s.sqlite")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout.readline().startswith(b"matrix 'wide': 21000 runs")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
