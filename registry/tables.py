@@ -15,9 +15,11 @@ and each table's notes list their sources.
 
 from __future__ import annotations
 
+import re
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TextIO
 
 import pandas as pd
 
@@ -34,20 +36,45 @@ def mean_std(values: pd.Series, digits: int = 2) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=0):.{digits}f}"
 
 
-def summary(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, pretrainer, slimmer, head): mean ± population std over seeds, the
-    parameter change of the encoder, and the number of runs."""
-    ok = df[df["status"] == "ok"]
+def _seeds(values: pd.Series) -> str:
+    return " ".join(map(str, sorted(set(values.astype(int)))))
+
+
+def cell_stats(part: pd.DataFrame, metrics: Iterable[str] = tuple(METRICS)) -> dict[str, object]:
+    """The numbers behind one cell: per metric its mean, population std and n over the ``ok`` runs,
+    the runs asked for and finished, their seeds, and the mean encoder parameter change."""
+    ok = part[part["status"] == "ok"]
+    out: dict[str, object] = {}
+    for metric in metrics:
+        values = ok[metric].dropna() if metric in ok else pd.Series(dtype=float)
+        out |= {f"{metric}_mean": values.mean() if len(values) else None,
+                f"{metric}_std": values.std(ddof=0) if len(values) else None, f"{metric}_n": len(values)}
+    change = ok["param_change_pct"].dropna() if "param_change_pct" in ok else pd.Series(dtype=float)
+    return out | {"param_change_pct": change.mean() if len(change) else None, "runs": len(part), "runs_ok": len(ok),
+                  "seeds": _seeds(ok["seed"]), "finetune_seeds": _seeds(ok["finetune_seed"])}
+
+
+def summary_data(df: pd.DataFrame, metrics: Iterable[str] = tuple(METRICS)) -> pd.DataFrame:
+    """One row per (dataset, pretrainer, slimmer, head): :func:`cell_stats` as numbers."""
     keys = ["dataset", "pretrainer", "slimmer", "head"]
+    return pd.DataFrame([dict(zip(keys, group)) | cell_stats(part, metrics)
+                         for group, part in df.groupby(keys, sort=False)])
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`summary_data` for reading: mean ± population std (n) per metric, the encoder's parameter
+    change, the trainable parameters and the seeds."""
     rows = []
-    for group, part in ok.groupby(keys, sort=False):
-        row = dict(zip(keys, group))
+    for row, (_, part) in zip(summary_data(df).to_dict("records"),
+                              df.groupby(["dataset", "pretrainer", "slimmer", "head"], sort=False)):
+        shown = {k: row[k] for k in ("dataset", "pretrainer", "slimmer", "head")}
         for column, label in METRICS.items():
-            row[label] = mean_std(part[column])
-        row["Change-Param"] = f"{part['param_change_pct'].mean():+.1f}%"
-        row["trainable"] = int(part["trainable_params"].mean())
-        row["runs"] = len(part)
-        rows.append(row)
+            shown[label] = _cell(part, column)
+        ok = part[part["status"] == "ok"]
+        shown["Change-Param"] = f"{row['param_change_pct']:+.1f}%" if row["param_change_pct"] is not None else ""
+        shown["trainable"] = int(ok["trainable_params"].mean()) if len(ok) else ""
+        shown["seeds"] = row["seeds"]
+        rows.append(shown)
     return pd.DataFrame(rows)
 
 
@@ -63,6 +90,7 @@ class PaperTable:
     title: str
     frame: pd.DataFrame  # index: method; columns: MultiIndex (dataset, metric label)
     notes: list[str] = field(default_factory=list)
+    data: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per (method, dataset): cell_stats as numbers
 
 
 def _setting(config: dict) -> str:
@@ -74,7 +102,7 @@ def _cell(part: pd.DataFrame, column: str) -> str:
     if ok.empty:
         return "OOM" if (part["status"] == "oom").any() else "failed"
     text = mean_std(ok[column]) if column in ok else "–"
-    return text if len(ok) == len(part) else f"{text} ({len(ok)}/{len(part)})"
+    return f"{text} (n={len(ok)})" if len(ok) == len(part) else f"{text} ({len(ok)}/{len(part)} ok)"
 
 
 class _Reference:
@@ -124,12 +152,15 @@ def paper_tables(
             name = label(slimmer, head) or (slimmer if one_head else head if one_slimmer else f"{slimmer}/{head}")
             names[slimmer, head, variant] = name + (f" #{variant + 1}" if variant else "")
         columns = pd.MultiIndex.from_product([datasets, [METRICS.get(m, m) for m in metrics]])
-        rows, changes = {}, {}
+        rows, changes, data = {}, {}, []
         for (slimmer, head, variant), name in names.items():
             sel = part[(part["slimmer"] == slimmer) & (part["head"] == head) & (part["variant"] == variant)]
             row, change = [], []
             for dataset in datasets:
                 cell = sel[sel["dataset"] == dataset]
+                if len(cell):
+                    data.append(dict(pretrainer=pretrainer, preset=preset, method=name, slimmer=slimmer, head=head,
+                                     dataset=dataset) | cell_stats(cell, metrics))
                 for metric in metrics:
                     text = _cell(cell, metric) if len(cell) else ""
                     text += mark(cell, metric) if mark is not None and len(cell) else ""
@@ -146,15 +177,38 @@ def paper_tables(
             rows["Change-Param" if len(changes) == 1 else f"Change-Param ({slimmer})"] = change
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
         frame.index.name = "Method"
+        data = pd.DataFrame(data)
+        runs = _seed_sets(data)
+        if len(runs) == 1:  # every cell over the same seeds: n once, in the title, not in every cell
+            frame = frame.map(lambda text: text.replace(f" (n={data['runs_ok'].iloc[0]})", ""))
         notes = [f"ref: {source}" for source in sorted(ref.used)]
+        if len(runs) > 1:
+            notes.append("cells average different runs (n per cell): compare rows over the same seeds, e.g. "
+                         "with a spec (slide-bench table SPEC)")
+        if changes:
+            notes.append("Change-Param: change in the encoder's parameter count against the original encoder")
+        if preset == "quick":
+            notes.append("smoke run (preset quick: a few epochs): these scores are not comparable to published "
+                         "ones; the official settings are the default preset (e.g. slide-bench matrix table3)")
         if reference is not None and preset != "official":
             notes.append("no reference values: they are of the official configurations, not this preset")
         if any(variant and names[slimmer, head, variant].endswith(f" #{variant + 1}")
                for slimmer, head, variant in names):
             notes.append("#n: the same method run with other options (pass a spec to select one setting)")
-        tables.append(PaperTable(f"{pretrainer} (preset {preset}, {int((part['status'] == 'ok').sum())} runs ok)",
-                                 frame, notes))
+        seeds = (f"; n = {data['runs_ok'].iloc[0]} per cell: seeds {runs.pop()[0]}, fine-tuning seeds "
+                 f"{data['finetune_seeds'].iloc[0]}" if len(runs) == 1 else "")
+        tables.append(PaperTable(f"{pretrainer} (preset {preset}, {int((part['status'] == 'ok').sum())} runs ok{seeds})",
+                                 frame, notes, data))
     return tables
+
+
+def _seed_sets(data: pd.DataFrame) -> set[tuple[str, str, int]]:
+    """The distinct (seeds, fine-tuning seeds, runs) of a table's cells, ``ok`` runs only."""
+    if data.empty:
+        return set()
+    complete = data[data["runs_ok"] == data["runs"]]
+    sets = set(zip(data["seeds"], data["finetune_seeds"], data["runs_ok"]))
+    return sets if len(complete) == len(data) else sets | {("partial", "", -1)}
 
 
 def _std(found: pd.Series) -> str:
@@ -162,27 +216,39 @@ def _std(found: pd.Series) -> str:
 
 
 def render(df: pd.DataFrame, fmt: str = "markdown") -> str:
-    """A frame as Markdown, CSV or LaTeX; (dataset, metric) column pairs are flattened except in LaTeX."""
+    """A frame as Markdown, CSV, JSON (records) or LaTeX; (dataset, metric) column pairs are flattened except in LaTeX."""
     if df.empty:
         return "(no results)"
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}' ({', '.join(FORMATS)})")
     if fmt == "latex":
-        latex = df.style.format(escape="latex").format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
-        latex = latex if isinstance(df.columns, pd.MultiIndex) or df.index.name else latex.hide(axis="index")
-        return latex.to_latex(hrules=True, multicol_align="c").replace("±", r"$\pm$")
+        if df.index.name:  # the row names as a first column: no stray row of index names under the header
+            df = df.reset_index()
+        latex = df.style.format(escape="latex").format_index(escape="latex", axis=1).hide(axis="index")
+        latex = latex.to_latex(hrules=True, multicol_align="c").replace("±", r"$\pm$")
+        return re.sub(r"(?<![\w$])-(?=\d)", "$-$", latex)  # a minus sign, not a hyphen
     flat = df.copy()
     if isinstance(flat.columns, pd.MultiIndex):
         flat.columns = [" ".join(map(str, c)) for c in flat.columns]
     if flat.index.name:
         flat = flat.reset_index()
+    if fmt == "json":
+        return flat.to_json(orient="records", indent=2)
     return flat.to_markdown(index=False) if fmt == "markdown" else flat.to_csv(index=False)
 
 
-def render_tables(tables: list[PaperTable], fmt: str = "markdown") -> str:
+def render_tables(tables: list[PaperTable], fmt: str = "markdown", notes: TextIO | None = None) -> str:
+    """Markdown or LaTeX: the paper-shaped tables with titles and notes. CSV or JSON: only data, one
+    row per (method, dataset) with each metric's mean, std and n (:func:`cell_stats`); titles and notes
+    go to ``notes`` (default: stderr)."""
+    if fmt in ("csv", "json"):
+        for table in tables:
+            print("\n".join([table.title, *table.notes]), file=notes or sys.stderr)
+        data = pd.concat([t.data for t in tables], ignore_index=True) if tables else pd.DataFrame()
+        return data.to_csv(index=False) if fmt == "csv" else data.to_json(orient="records", indent=2) + "\n"
     if not tables:
         return "(no results)"
-    comment = {"markdown": "", "csv": "# ", "latex": "% "}[fmt]
+    comment = {"markdown": "", "latex": "% "}[fmt]
     parts = []
     for table in tables:
         lines = [f"{comment}{table.title}", "", render(table.frame, fmt).rstrip()]

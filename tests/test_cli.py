@@ -65,7 +65,7 @@ def resolved_config(out: str) -> dict:
 
 def test_run_quick_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     store = tmp_path / "runs.sqlite"
-    args = ["run", "--preset", "quick", "--quiet", "--seeds", "0", "1", "--store", str(store), *TINY]
+    args = ["run", "--preset", "quick", "--quiet", "--seeds", "0", "1", "--store", str(store), "--show-config", *TINY]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert sum(line.startswith("ok     graphmae/original/linear Cora seed ") for line in out.splitlines()) == 2
@@ -79,7 +79,7 @@ def test_run_quick_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     row = next(line for line in table.splitlines() if "| Cora" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:4] == ["Cora", "graphmae", "original", "linear"]
-    assert all(" ± " in c for c in cells[4:6]) and cells[6] == "+0.0%" and cells[-1] == "2"
+    assert all(" ± " in c for c in cells[4:6]) and cells[6] == "+0.0%" and cells[-1] == "0 1"
     first = rows(store)
     assert [r[1] for r in first] == ["ok", "ok"]
 
@@ -90,8 +90,9 @@ def test_run_quick_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(GraphMAE, "pretrain", no_training)
     monkeypatch.setattr(LinearProbe, "fit", no_training)
     assert main(args) == 0
-    again = capsys.readouterr().out
+    again, note = capsys.readouterr()
     assert "ok     " not in again and again == out[out.index("Resolved configuration:"):]
+    assert "2 of 2 runs reused from the store (use --force to rerun)" in note
     assert rows(store) == first
 
     # Another slimmer: the pretrained encoders come from the encoder cache, only the head trains.

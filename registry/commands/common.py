@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-FORMATS = ("markdown", "csv", "latex")  # what --format accepts wherever a table is printed
+FORMATS = ("markdown", "csv", "json", "latex")  # what --format accepts wherever a table is printed
 
 
 class Names(argparse.Action):
