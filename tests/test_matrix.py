@@ -171,17 +171,19 @@ def test_tables_in_all_formats(finished):
                                  "Change-Param (half)", "Change-Param (plugin-slim)"]
     assert frame.columns.tolist() == [("toy", "F1-Mi"), ("toy", "F1-Ma")]
     lp = df[(df["slimmer"] == "original") & (df["head"] == "linear")]["test_micro_f1"]
-    assert frame.loc["LP", ("toy", "F1-Mi")] == f"{lp.mean():.2f} ± {lp.std(ddof=0):.2f} [ref 50.00 ± 1.00]"
+    cell = frame.loc["LP", ("toy", "F1-Mi")]  # cells over different runs (some failed) show their n
+    assert cell == f"{lp.mean():.2f} ± {lp.std(ddof=0):.2f} (n={len(lp)}) [ref 50.00 ± 1.00]"
     assert frame.loc["original/boom", ("toy", "F1-Mi")] == "failed"
     assert frame.loc["original/oom", ("toy", "F1-Ma")] == "OOM"
     assert frame.loc["Change-Param (half)", ("toy", "F1-Mi")].startswith("-")
-    assert table.notes == ["ref: a test source"]
+    assert table.notes[0] == "ref: a test source"
     tables = paper_tables(df, label=s.label)
     markdown = render_tables(tables, "markdown")
     assert "| Method" in markdown and "| LP " in markdown and "toy F1-Mi" in markdown
     csv = render_tables(tables, "csv")
-    parsed = pd.read_csv(io.StringIO(csv), comment="#")
-    assert list(parsed.columns) == ["Method", "toy F1-Mi", "toy F1-Ma"] and parsed["Method"].iloc[0] == "LP"
+    parsed = pd.read_csv(io.StringIO(csv))  # data only: one row per (method, dataset), numbers with their n
+    assert {"method", "dataset", "test_micro_f1_mean", "test_micro_f1_std", "test_micro_f1_n"} <= set(parsed.columns)
+    assert parsed["method"].iloc[0] == "LP" and parsed["test_micro_f1_mean"].iloc[0] == pytest.approx(lp.mean())
     latex = render_tables(tables, "latex")
     assert r"\begin{tabular}" in latex and r"\multicolumn{2}{c}{toy}" in latex and r"$\pm$" in latex
 
@@ -198,8 +200,8 @@ def test_table_command(finished, capsys):
     _, _, _, tmp = finished
     assert cli.main(["table", "--store", str(tmp / "results.sqlite"), "--format", "csv", "--metric", "val_micro_f1",
                      "--vs-reference"]) == 0
-    out = capsys.readouterr().out
-    assert "graphmae (preset official" in out and "toy val_micro_f1" in out
+    out, err = capsys.readouterr()
+    assert "graphmae (preset official" in err and "val_micro_f1_mean" in pd.read_csv(io.StringIO(out)).columns
     assert cli.main(["table", "--store", str(tmp / "results.sqlite"), "--metric", "nope"]) == 2
 
 
