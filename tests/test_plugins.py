@@ -179,7 +179,7 @@ def test_hook_register_heads(toy):
 
 def test_hook_register_pretrainers(toy, capsys):
     """A plugin pretrainer whose encoder is no StackEncoder, with the built-in 'original' and 'full'."""
-    code = run(toy, "--dataset", "Toy", "--pretrainer", "plain", "--head", "full", "--set", "pretrain.width=5")
+    code = run(toy, "--dataset", "Toy", "--pretrainer", "plain", "--head", "full", "--set", "pretrain.width=5", "--show-config")
     out = capsys.readouterr().out
     assert code == 0, out
     assert stored(toy) == [("plain", "original", "full", "Toy", 0, "ok")]
