@@ -55,7 +55,7 @@ def matrix(args: argparse.Namespace) -> int:
     name, options = executor_options(args, spec.executor)
     executor = runner.registry.get("executor", name)
     options = resolve_options(executor, "", "", "official", options)
-    device = runner.device_spec if args.dry_run else runner.device  # a dry run never loads torch
+    device = runner.device if todo and not args.dry_run else runner.device_spec  # nothing to run: no torch
     where = f" on {device}" if todo else ""
     if todo and executor.name != "local":
         where = f" on {executor.name} ({device} here)"
