@@ -1,8 +1,8 @@
 """Checks at ``register()`` time: a mistake in a plugin is one line naming it, before anything runs.
 
 Checked: an instance (not a class) of the kind's base class, registered through that kind's hook; a
-non-empty name; ``Options`` a dataclass whose defaults build; ``quick`` and ``overrides`` naming options
-that exist; a dataset's ``load(root, split_seed)`` signature; a spec file that exists.
+non-empty name; ``Options`` a dataclass whose defaults build, whose tuning search spaces fit their
+options; ``quick`` and ``overrides`` naming options that exist; a dataset's ``load(root, split_seed)`` signature; a spec file that exists.
 """
 
 from __future__ import annotations
@@ -78,11 +78,23 @@ def check_options(component: Any, where: str) -> None:
     except Exception as exc:
         raise PluginError(f"{where}: Options() fails with its defaults: {type(exc).__name__}: {exc}") from None
     known = [f.name for f in dataclasses.fields(options)]
+    check_search_space(options, where)
     check_option_names(component.quick, known, f"{where}: quick")
     if not isinstance(component.overrides, dict):
         raise PluginError(f"{where}: overrides must be a dict of 'dataset' or 'pretrainer/dataset' keys")
     for key, values in component.overrides.items():
         check_option_names(values, known, f"{where}: overrides['{key}']")
+
+
+def check_search_space(options: type, where: str) -> None:
+    """Every ``Search``/``Choice`` an option declares fits the option's own type and valid values."""
+    from registry.options import option_hints, search_space
+
+    hints = option_hints(options)
+    for name, space in search_space(options).items():
+        problem = space.problem(hints[name])
+        if problem:
+            raise PluginError(f"{where}: option '{name}' search space {space}: {problem}")
 
 
 def check_option_names(values: Any, known: list[str], where: str) -> None:

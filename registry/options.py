@@ -11,13 +11,16 @@ A field of an ``Options`` dataclass declares what it accepts with :data:`typing.
         batch_size: Count | None = None                       # None, or an int ≥ 1
         ratios: list[Ratio] = field(default_factory=lambda: [1.0])   # every element in (0, 1]
         mode: Annotated[str, OneOf("a", "b")] = "a"
+        lr: Annotated[PositiveFloat, Search(1e-4, 0.1, log=True)] = 0.01   # tuned on a log scale
+        weight_decay: Annotated[NonNegativeFloat, Choice(0.0, 1e-4, 1e-2)] = 1e-4   # tuned among these
 
 The config resolver (:func:`registry.config.resolve_options`) checks every value of every cell with
 :func:`check_value` before it builds an ``Options`` instance, so plugins get the checks for free; a
 value of the wrong type and a non-finite float are refused whether or not a range is declared.
 Rules that tie several options together (``num_hidden`` divisible by ``num_heads``) stay in the
 dataclass's ``__post_init__``. :func:`describe_options` lists each option's type, default and valid
-values as text, for display.
+values as text, for display. ``Search`` and ``Choice`` declare what ``slide-bench tune`` may try for an
+option (:func:`search_space`); they restrict nothing a user sets.
 """
 
 from __future__ import annotations
@@ -76,6 +79,51 @@ class OneOf:
 
     def __str__(self) -> str:
         return "one of " + ", ".join(dict.fromkeys("none" if v is None else str(v) for v in self.values))
+
+
+@dataclass(frozen=True)
+class Search:
+    """A tuning search space: numbers from ``low`` to ``high`` (ends included), on a log scale if ``log``;
+    integers for an ``int`` option."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def contains(self, value: Any) -> bool:
+        return Range(self.low, self.high).accepts(value)
+
+    def problem(self, annotation: Any) -> str | None:
+        """Why this space does not fit the option's declared type and values, or None."""
+        if not self.low < self.high or (self.log and self.low <= 0):
+            return f"needs low < high{' and low > 0 on a log scale' if self.log else ''}"
+        bad = [v for v in (self.low, self.high) if check_value(v, annotation)]
+        return f"end {bad[0]!r} is not a valid value ({describe_type(annotation)})" if bad else None
+
+    def __str__(self) -> str:
+        return f"[{_number(self.low)}, {_number(self.high)}]{' log' if self.log else ''}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A tuning search space: one of these values."""
+
+    values: tuple[Any, ...]
+
+    def __init__(self, *values: Any):
+        object.__setattr__(self, "values", values)
+
+    def contains(self, value: Any) -> bool:
+        return value in self.values
+
+    def problem(self, annotation: Any) -> str | None:
+        if len(self.values) < 2:
+            return "needs at least two values"
+        bad = [v for v in self.values if check_value(v, annotation)]
+        return f"value {bad[0]!r} is not valid ({describe_type(annotation)})" if bad else None
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(map(str, self.values)) + "}"
 
 
 Count = Annotated[int, Range(1)]
@@ -169,3 +217,19 @@ def describe_options(options_cls: type) -> list[OptionSpec]:
     hints, values = option_hints(options_cls), defaults(options_cls)
     return [OptionSpec(f.name, values.get(f.name, dataclasses.MISSING), describe_type(hints[f.name]))
             for f in dataclasses.fields(options_cls)]
+
+
+def search_space(options_cls: type) -> dict[str, Search | Choice]:
+    """The options that declare a tuning search space (``Search`` or ``Choice``), with it."""
+    out = {}
+    for name, hint in option_hints(options_cls).items():
+        if typing.get_origin(hint) is Annotated:
+            spaces = [c for c in typing.get_args(hint)[1:] if isinstance(c, (Search, Choice))]
+            if spaces:
+                out[name] = spaces[-1]
+    return out
+
+
+def base_type(annotation: Any) -> Any:
+    """The type under the constraints: ``Annotated[int, Range(1)]`` → ``int``."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation

@@ -177,7 +177,8 @@ def test_describe_head_shows_every_option(contracts):
     assert lines[1] == "provided by plugin 'slide_plugin', distribution slide-bench 0.1.0"
     assert "default slimmer: 2-half" in lines
     epochs = next(line.split() for line in lines if line.startswith("epochs "))
-    assert epochs == ["epochs", "int", "≥", "1", "100", "5"]  # type and valid range, default, quick
+    assert epochs == ["epochs", "int", "≥", "1", "100", "5", "[50,", "1000]", "log"]  # type and valid range,
+    # default, quick, what `tune` tries
     assert any(line.startswith("  graphmae/Cora: batch_size=16, memory_size=16,") for line in lines)
 
 

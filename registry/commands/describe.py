@@ -30,11 +30,13 @@ def _provider(plugin: str) -> str:
 
 
 def option_rows(component: Any) -> list[list[str]]:
-    """One row per option: name, type and valid range (:mod:`registry.options`), default, quick value."""
-    from registry.options import describe_options
+    """One row per option: name, type and valid range (:mod:`registry.options`), default, quick value, and
+    the search space ``slide-bench tune`` tries."""
+    from registry.options import describe_options, search_space
 
+    space = search_space(component.Options)
     return [[spec.name, spec.valid, _value(spec.default), _value(component.quick[spec.name]) if spec.name in component.quick
-             else ""] for spec in describe_options(component.Options)]
+             else "", str(space.get(spec.name, ""))] for spec in describe_options(component.Options)]
 
 
 def override_lines(component: Any, supplied: dict[str, dict[str, Any]], plugin_of_supplied: dict[str, str]) -> list[str]:
@@ -70,7 +72,7 @@ def describe(args: argparse.Namespace) -> int:
         return 0
     section = SECTION_OF.get(kind)
     print("options" + (f" (--set {section}.OPTION=VALUE):" if section else ":"))
-    print(tabulate(rows, headers=["option", "type and valid range", "default", "quick"], tablefmt="simple"))
+    print(tabulate(rows, headers=["option", "type and valid range", "default", "quick", "tuned over"], tablefmt="simple"))
     supplied = registry.supplied.get((kind, normalize(obj.name)), [])
     sources = {key: ", ".join(sorted({r.plugin for r in supplied if r.key == key})) for key in {r.key for r in supplied}}
     lines = override_lines(obj, registry.supplied_overrides(kind, obj.name), sources)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry import Count, Head, NonNegativeFloat, PositiveFloat, RunContext
+from registry import Count, Head, RunContext
+from slide_plugin.heads.search import EncoderLearningRate, Epochs, LearningRate, WeightDecay
 
 if TYPE_CHECKING:
     from torch import nn
@@ -23,11 +24,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class FullOptions:
-    head_lr: PositiveFloat = 0.01
-    head_weight_decay: NonNegativeFloat = 1e-4
-    encoder_lr: PositiveFloat = 1e-4
-    encoder_weight_decay: NonNegativeFloat = 0.0
-    epochs: Count = 300
+    head_lr: LearningRate = 0.01
+    head_weight_decay: WeightDecay = 1e-4
+    encoder_lr: EncoderLearningRate = 1e-4
+    encoder_weight_decay: WeightDecay = 0.0
+    epochs: Epochs = 300
     batch_size: Count | None = None
     encoder_train_mode: bool = True
     budget_steps: Count | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry import Count, Head, NonNegativeFloat, PositiveFloat, RunContext
+from registry import Count, Head, RunContext
+from slide_plugin.heads.search import Epochs, LearningRate, WeightDecay
 
 if TYPE_CHECKING:
     from torch import nn
@@ -17,9 +18,9 @@ class LinearOptions:
     """``batch_size``: training nodes per step (None: all of them, one step per epoch); mini-batches are
     drawn in a fresh random order every epoch (MaskGAE's protocol)."""
 
-    lr: PositiveFloat = 0.01
-    weight_decay: NonNegativeFloat = 1e-4
-    epochs: Count = 300
+    lr: LearningRate = 0.01
+    weight_decay: WeightDecay = 1e-4
+    epochs: Epochs = 300
     batch_size: Count | None = None
     later_ties: bool = False  # on a validation tie keep the later epoch (official GraphMAE: True)
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry import Head, NonNegativeFloat, NonNegativeInt, PositiveFloat, RunContext
+from registry import Head, PositiveFloat, RunContext
+from slide_plugin.heads.search import AdapterLearningRate, Rank, WeightDecay
 from slide_plugin.heads.slide import SLIDE_OVERRIDES, SlideOptions
 
 if TYPE_CHECKING:
@@ -31,10 +32,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class LoraOptions(SlideOptions):
-    encoder_lr: PositiveFloat = 1e-3  # adapters' Adam learning rate
-    encoder_weight_decay: NonNegativeFloat = 0.0
+    encoder_lr: AdapterLearningRate = 1e-3  # adapters' Adam learning rate
+    encoder_weight_decay: WeightDecay = 0.0
     decorrelation: bool = False
-    rank: NonNegativeInt = 8  # 0: no adapters (a linear probe in SLIDE's loop)
+    rank: Rank = 8  # 0: no adapters (a linear probe in SLIDE's loop)
     alpha: PositiveFloat = 16.0
 
 
