@@ -14,6 +14,7 @@ each study goes into a matrix spec that runs the reporting seeds (:func:`spec_to
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -25,22 +26,42 @@ from registry.config import SECTIONS, resolve_options
 from registry.errors import ConfigError, require_extra
 from registry.options import Choice, Search, base_type, option_hints, search_space
 from registry.runner import Cell, Runner
+from registry.spec import MatrixSpec
 
 METRICS = ("val_micro_f1", "val_macro_f1")
 
 
 @dataclass(frozen=True)
 class Target:
-    """One tuned method: dataset, pretrainer, slimmer, head."""
+    """One tuned method on one dataset and pretrainer: a matrix cell without its seeds (options it fixes
+    included), and its row label in tables."""
 
     dataset: str
     pretrainer: str
     slimmer: str
     head: str
+    preset: str = "official"
+    sets: tuple[tuple[str, str, str], ...] = ()  # (section, option, value as text): fixed, not searched
+    row: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.pretrainer}/{self.slimmer}/{self.head} {self.dataset}"
+        fixed = "".join(f" {s}.{o}={v}" for s, o, v in self.sets)
+        return f"{self.pretrainer}/{self.slimmer}/{self.head}{fixed} {self.dataset}"
+
+    def fixed(self, section: str) -> dict[str, str]:
+        return {o: v for s, o, v in self.sets if s == section}
+
+
+def targets(spec: MatrixSpec, registry: Any, extra_sets: dict[str, dict[str, Any]]) -> list[Target]:
+    """Every method × dataset × pretrainer of a matrix spec, with its group's options and label."""
+    out: dict[tuple[Any, ...], Target] = {}
+    for group in spec.groups:
+        for cell in spec.group_cells(registry, group, extra_sets):
+            row = group.label or spec.label(cell.slimmer, cell.head) or f"{cell.slimmer}/{cell.head}"
+            target = Target(cell.dataset, cell.pretrainer, cell.slimmer, cell.head, cell.preset, cell.sets, row)
+            out.setdefault((*dataclasses.astuple(target)[:-1],), target)
+    return list(out.values())
 
 
 @dataclass
@@ -52,8 +73,6 @@ class Settings:
     finetune_seeds: list[int]
     report_seeds: list[int]
     report_finetune_seeds: list[int]
-    preset: str = "official"
-    sets: dict[str, dict[str, Any]] | None = None  # fixed options (not searched), by section
     metric: str = "val_micro_f1"
     startup_trials: int = 5  # random trials before TPE
     sampler_seed: int = 0
@@ -67,21 +86,21 @@ def check_seeds(settings: Settings) -> None:
                           "pretraining seeds that are never reported (e.g. --seeds 100 101)")
 
 
-def space_of(runner: Runner, target: Target, settings: Settings) -> dict[str, tuple[Search | Choice, Any]]:
-    """The head's searched options (minus those fixed with ``--set``) with their spaces and annotations."""
+def space_of(runner: Runner, target: Target) -> dict[str, tuple[Search | Choice, Any]]:
+    """The head's searched options (minus those the target fixes) with their spaces and annotations."""
     head = runner.registry.get("head", target.head)
-    hints, fixed = option_hints(head.Options), (settings.sets or {}).get("head", {})
+    hints, fixed = option_hints(head.Options), target.fixed("head")
     space = {name: (s, hints[name]) for name, s in search_space(head.Options).items() if name not in fixed}
     if not space:
         raise ConfigError(f"head '{head.name}' declares no search space on its options (registry.options.Search "
-                          "or Choice) that --set leaves open: nothing to tune")
+                          f"or Choice) that {target.label} leaves open: nothing to tune")
     return space
 
 
 def study_name(target: Target, settings: Settings, space: dict[str, Any]) -> str:
     """Readable and unique: the target, then a hash of everything else that defines the study."""
-    key = {"target": target.__dict__, "seeds": settings.seeds, "finetune_seeds": settings.finetune_seeds,
-           "preset": settings.preset, "sets": settings.sets or {}, "metric": settings.metric,
+    key = {"target": dataclasses.astuple(target)[:-1], "seeds": settings.seeds, "finetune_seeds": settings.finetune_seeds,
+           "metric": settings.metric,
            "space": {name: str(s) for name, (s, _) in sorted(space.items())}}
     return f"{target.pretrainer}/{target.dataset}/{target.slimmer}/{target.head}/{config_hash(key)[:12]}"
 
@@ -96,19 +115,17 @@ def suggest(trial: Any, name: str, space: Search | Choice, annotation: Any) -> A
 
 def cells(target: Target, settings: Settings, params: dict[str, Any]) -> list[Cell]:
     """A trial's fine-tuning runs: every tuning seed × fine-tuning seed, with the fixed and tried options."""
-    sets = {section: dict(values) for section, values in (settings.sets or {}).items()}
-    sets.setdefault("head", {}).update(params)
-    triples = tuple((s, o, v if isinstance(v, str) else json.dumps(v))
-                    for s in SECTIONS for o, v in sorted(sets.get(s, {}).items()))
-    return [Cell(target.dataset, target.pretrainer, target.slimmer, target.head, seed, ft, settings.preset, triples)
+    sets = {(s, o): v for s, o, v in target.sets} | {("head", o): json.dumps(v) for o, v in params.items()}
+    triples = tuple((s, o, v) for (s, o), v in sorted(sets.items(), key=lambda kv: (list(SECTIONS).index(kv[0][0]), kv[0][1])))
+    return [Cell(target.dataset, target.pretrainer, target.slimmer, target.head, seed, ft, target.preset, triples)
             for seed in settings.seeds for ft in settings.finetune_seeds]
 
 
-def official(runner: Runner, target: Target, settings: Settings, space: dict[str, Any]) -> dict[str, Any] | None:
+def official(runner: Runner, target: Target, space: dict[str, Any]) -> dict[str, Any] | None:
     """The searched options' official values for this target, if every one lies inside its space."""
     head = runner.registry.get("head", target.head)
-    options = resolve_options(head, target.dataset, target.pretrainer, settings.preset,
-                              (settings.sets or {}).get("head", {}), runner.registry.supplied_overrides("head", head.name))
+    options = resolve_options(head, target.dataset, target.pretrainer, target.preset, target.fixed("head"),
+                              runner.registry.supplied_overrides("head", head.name))
     values = {name: getattr(options, name) for name in space}
     return values if all(s.contains(values[name]) for name, (s, _) in space.items()) else None
 
@@ -141,13 +158,13 @@ def recover(study: Any, storage: Any) -> None:
 def tune(runner: Runner, storage: Any, target: Target, settings: Settings, say: Callable[[str], None]) -> Any:
     """Run the target's study up to ``settings.trials`` counted trials; returns the Optuna study."""
     optuna = require_extra("optuna", "tune", "slide-bench tune")
-    space = space_of(runner, target, settings)
+    space = space_of(runner, target)
     study = optuna.create_study(storage=storage, direction="maximize", load_if_exists=True,
                                 study_name=study_name(target, settings, space))
     done = len(study.get_trials(deepcopy=False))  # a resumed study draws new values, not the first ones again
     study.sampler = optuna.samplers.TPESampler(seed=settings.sampler_seed + done, n_startup_trials=settings.startup_trials)
     if not done:
-        start = official(runner, target, settings, space)
+        start = official(runner, target, space)
         if start is not None:
             study.enqueue_trial(start, user_attrs={"official": True})
     recover(study, storage)
@@ -196,7 +213,7 @@ def _typed(value: Any) -> Any:
         return value
 
 
-def spec_toml(name: str, results: list[tuple[Target, str, Any]], settings: Settings, command: str) -> str:
+def spec_toml(name: str, results: list[tuple[Target, Any]], settings: Settings, command: str) -> str:
     """A matrix spec running each target's best configuration (one ``[[group]]`` each, labelled) on the
     reporting seeds; a comment line per target says which trial won, on what validation score."""
     tomli_w = require_extra("tomli_w", "tune", "slide-bench tune")
@@ -205,21 +222,21 @@ def spec_toml(name: str, results: list[tuple[Target, str, Any]], settings: Setti
              f"# Best of {settings.trials} trials per method: mean {settings.metric} over tuning pretraining seeds "
              f"{seeds} × fine-tuning seeds {', '.join(map(str, settings.finetune_seeds))}; test scores never read."]
     groups = []
-    for target, label, study in results:
+    for target, study in results:
         best = best_trial(study, settings.trials)
         if best is None:
             lines.append(f"# {target.label}: no finished trial, left out")
             continue
         lines.append(f"# {target.label}: trial #{best.number}, {settings.metric} "
                      f"{best.value:.4f}{' (the official configuration)' if best.user_attrs.get('official') else ''}")
-        sets = {section: {k: _typed(v) for k, v in values.items()} for section, values in (settings.sets or {}).items()
-                if values}
+        sets: dict[str, dict[str, Any]] = {}
+        for section, option, value in target.sets:
+            sets.setdefault(section, {})[option] = _typed(value)
         sets.setdefault("head", {}).update(best.params)
         groups.append({"datasets": [target.dataset], "pretrainers": [target.pretrainer], "slimmers": [target.slimmer],
-                       "heads": [target.head], "label": label, "set": sets})
+                       "heads": [target.head], "preset": target.preset, "label": target.row, "set": sets})
     doc = {"name": name, "description": f"tuned ({settings.trials} trials per method, seeds {seeds}), "
                                         "run on the reporting seeds",
-           "datasets": sorted({t.dataset for t, _, _ in results}), "pretrainers": sorted({t.pretrainer for t, _, _ in results}),
-           "seeds": settings.report_seeds, "finetune_seeds": settings.report_finetune_seeds, "preset": settings.preset,
-           "group": groups}
+           "datasets": sorted({t.dataset for t, _ in results}), "pretrainers": sorted({t.pretrainer for t, _ in results}),
+           "seeds": settings.report_seeds, "finetune_seeds": settings.report_finetune_seeds, "group": groups}
     return "\n".join(lines) + "\n" + tomli_w.dumps(doc)

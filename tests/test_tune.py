@@ -90,9 +90,9 @@ def test_a_search_space_that_does_not_fit_its_option_is_refused_at_registration(
 def test_overlapping_tuning_and_reporting_seeds_are_refused_in_one_line(tmp_path):
     with plugin_bench(Toys(), entry_points=["slide_plugin"], folder=tmp_path) as bench:
         result = bench.run("tune", "--datasets", "toy", "--seeds", "1", "100", "--report-seeds", "0", "1", *QUICK)
-    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
-    assert "overlap (1)" in result.err
-    assert not (tmp_path / "results.sqlite").exists()  # nothing ran
+        assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+        assert "overlap (1)" in result.err
+        assert not bench.store.exists() or bench.results().empty  # nothing ran
 
 
 def test_tune_without_optuna_names_the_tune_extra(tmp_path, monkeypatch):
@@ -187,3 +187,41 @@ def test_options_fixed_with_set_are_not_searched(tmp_path):
         trials = study(bench).trials
         assert all(set(t.params) == {"weight_decay"} for t in trials)
         assert all(r["head"]["options"]["lr"] == 0.05 for r in bench.results()["config"])
+
+
+SPEC = """name = "study"
+datasets = ["toy"]
+pretrainers = ["graphmae"]
+seeds = [0, 1]
+finetune_seeds = [0]
+preset = "quick"
+[set]
+pretrain.epochs = 2
+head.epochs = 4
+[[group]]
+slimmers = ["original"]
+heads = ["linear"]
+label = "LP"
+[[group]]
+slimmers = ["2-half"]
+heads = ["slide"]
+label = "SLIDE w/o de"
+[group.set]
+head.decorrelation = false
+"""
+
+
+def test_tuning_a_spec_keeps_each_groups_options_label_and_reporting_seeds(tmp_path):
+    (tmp_path / "study.toml").write_text(SPEC)
+    with plugin_bench(Toys(), entry_points=["slide_plugin"], folder=tmp_path) as bench:
+        overlap = bench.run("tune", "--spec", str(tmp_path / "study.toml"), "--seeds", "1", "100")
+        assert overlap.code == 2 and "overlap (1)" in overlap.err
+        result = bench.run("tune", "--spec", str(tmp_path / "study.toml"), "--trials", "2", "--seeds", "100",
+                           "--out", str(tmp_path / "tuned.toml"), "--quiet", "--threads", "1")
+        assert result.code == 0, result.err
+        spec = MatrixSpec.load(tmp_path / "tuned.toml")
+        assert [g.label for g in spec.groups] == ["LP", "SLIDE w/o de"]
+        assert all(g.axes["seeds"] == [0, 1] and g.preset == "quick" for g in spec.groups)
+        slide = spec.groups[1].sets["head"]
+        assert slide["decorrelation"] is False and slide["epochs"] == 4 and set(study(bench, "slide").best_params) < set(slide)
+        assert all(not r["head"]["options"]["decorrelation"] for r in bench.results()["config"] if "lambda0" in r["head"]["options"])

@@ -1,8 +1,9 @@
 """``slide-bench tune``: equal-trials tuning of compared methods on tuning seeds, written as a matrix spec.
 
-Every method (``slimmer/head``) gets ``--trials`` Optuna trials over the search space its head declares;
-each trial's runs go to the results store, the trials to an Optuna SQLite file beside it
-(``<store>-trials.sqlite``); run it again to resume. See :mod:`registry.tune`.
+The methods are ``--methods slimmer/head`` on ``--datasets`` × ``--pretrainers``, or every method of a
+matrix spec (``--spec compare``: each group's options fixed, its label kept). Each gets ``--trials`` Optuna
+trials over the search space its head declares; each trial's runs go to the results store, the trials to
+an Optuna SQLite file beside it (``<store>-trials.sqlite``); run it again to resume. See :mod:`registry.tune`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from registry.config import PRESETS, parse_sets
 from registry.errors import ConfigError, require_extra
 from registry.hookspecs import hookimpl
 from registry.options import SEED_RANGE, Count, NonNegativeInt
-from registry.tune import METRICS, Settings, Target, check_seeds, cells, space_of, spec_toml, tune
+from registry.registry import Registry, normalize
+from registry.spec import MatrixSpec
+from registry.tune import METRICS, Settings, check_seeds, cells, space_of, spec_toml, targets, tune
+
+METHODS = ["original/linear=LP (tuned)", "original/full=FT (tuned)", "2-half/slide=SLIDE (tuned)"]
 
 
 def method(text: str) -> tuple[str, str, str]:
@@ -29,6 +34,24 @@ def method(text: str) -> tuple[str, str, str]:
     return slimmer.strip(), head.strip(), label.strip() or f"{pair.strip()} (tuned)"
 
 
+def methods_spec(args: argparse.Namespace, registry: Registry) -> MatrixSpec:
+    """The spec of ``--methods`` on ``--datasets`` × ``--pretrainers``, or ``--spec`` (kept to those names)."""
+    if args.spec is None:
+        groups = [{"slimmers": [s], "heads": [h], "label": label} for s, h, label in map(method, args.methods or METHODS)]
+        return MatrixSpec.from_dict({"name": "tune", "datasets": args.datasets or ["Cora"], "preset": args.preset or "official",
+                                     "pretrainers": args.pretrainers or ["graphmae"], "group": groups})
+    if args.methods or args.preset:
+        raise ConfigError("--spec names the methods and the preset: drop --methods and --preset")
+    spec = MatrixSpec.load(args.spec, registry)
+    for group in spec.groups:
+        for axis, names in (("datasets", args.datasets), ("pretrainers", args.pretrainers)):
+            group.axes[axis] = [n for n in group.axes[axis] if not names or normalize(n) in map(normalize, names)]
+    spec.groups = [g for g in spec.groups if g.axes["datasets"] and g.axes["pretrainers"]]
+    if not spec.groups:
+        raise ConfigError(f"spec '{spec.name}' has no method on {args.datasets or args.pretrainers}")
+    return spec
+
+
 def trials_store(store: Path) -> Path:
     return store.with_name(f"{store.stem}-trials.sqlite")
 
@@ -38,22 +61,23 @@ def run_tune(args: argparse.Namespace) -> int:
     require_extra("tomli_w", "tune", "slide-bench tune")
     from filelock import FileLock, Timeout
 
-    for seed in (*args.seeds, *args.report_seeds):
+    runner = make_runner(args)
+    spec = methods_spec(args, runner.registry)
+    report = sorted({s for g in spec.groups for s in g.axes["seeds"]}) if args.spec else [0, 1, 2, 3, 4]
+    report_ft = sorted({s for g in spec.groups for s in g.axes["finetune_seeds"]}) if args.spec else [0, 1, 2]
+    settings = Settings(args.trials, args.seeds, args.finetune_seeds, args.report_seeds or report,
+                        args.report_finetune_seeds or report_ft, args.metric, args.startup_trials, args.sampler_seed)
+    for seed in (*settings.seeds, *settings.report_seeds):
         if not SEED_RANGE.accepts(seed):
             raise ConfigError(f"seed {seed} is invalid (valid: int {SEED_RANGE})")
-    settings = Settings(args.trials, args.seeds, args.finetune_seeds, args.report_seeds, args.report_finetune_seeds,
-                        args.preset, {s: v for s, v in parse_sets(args.set).items() if v}, args.metric,
-                        args.startup_trials, args.sampler_seed)
     check_seeds(settings)
     if args.force:
         raise ConfigError("tune reuses the runs in the store; --force is not supported (use another --store)")
     if not args.out.parent.is_dir():
         raise ConfigError(f"--out {args.out}: no folder {args.out.parent}")
-    methods = [method(m) for m in args.methods]
-    runner = make_runner(args)
-    targets = [(Target(d, p, s, h), label) for d in args.datasets for p in args.pretrainers for s, h, label in methods]
-    for target, _ in targets:  # bad input stops here, before any training
-        space_of(runner, target, settings)
+    todo = targets(spec, runner.registry, {s: v for s, v in parse_sets(args.set).items() if v})
+    for target in todo:  # bad input stops here, before any training
+        space_of(runner, target)
         resolved, _ = runner.plan(cells(target, settings, {}))
         for item in resolved:
             runner.check(item)
@@ -63,13 +87,13 @@ def run_tune(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     storage = optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
     command = "slide-bench " + shlex.join(sys.argv[1:])
-    print(f"tune: {len(targets)} method(s) × {args.trials} trials, tuning seeds {args.seeds}, reporting seeds "
-          f"{args.report_seeds} (trials: {path}, runs: {runner.store.path})", flush=True)
+    print(f"tune: {len(todo)} method(s) × {args.trials} trials, tuning seeds {settings.seeds}, reporting seeds "
+          f"{settings.report_seeds} (trials: {path}, runs: {runner.store.path})", flush=True)
     try:
         with FileLock(f"{path}.lock", timeout=0):
             results = []
-            for target, label in targets:
-                results.append((target, label, tune(runner, storage, target, settings, print)))
+            for target in todo:
+                results.append((target, tune(runner, storage, target, settings, print)))
                 args.out.write_text(spec_toml(args.name or args.out.stem, results, settings, command))
     except Timeout:
         raise ConfigError(f"another slide-bench tune is using {path}; wait for it to finish") from None
@@ -81,22 +105,23 @@ def run_tune(args: argparse.Namespace) -> int:
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("tune", help="equal-trials tuning of methods on tuning seeds (Optuna), written as a spec",
                               description=__doc__.split("\n\n")[0])
-    add_names_argument(p, "--datasets", "datasets to tune on", default=["Cora"])
-    add_names_argument(p, "--pretrainers", "pretrainers whose encoders are fine-tuned", default=["graphmae"])
-    p.add_argument("--methods", nargs="+", metavar="SLIMMER/HEAD[=LABEL]",
-                   default=["original/linear=LP (tuned)", "original/full=FT (tuned)", "2-half/slide=SLIDE (tuned)"],
-                   help="compared methods, each tuned with the same number of trials; LABEL: its row in tables")
+    p.add_argument("--spec", default=None, help="tune every method of this matrix spec (e.g. compare) instead of --methods")
+    add_names_argument(p, "--datasets", "datasets to tune on (default: Cora; with --spec: the spec's)", default=None)
+    add_names_argument(p, "--pretrainers", "pretrainers (default: graphmae; with --spec: the spec's)", default=None)
+    p.add_argument("--methods", nargs="+", metavar="SLIMMER/HEAD[=LABEL]", default=None,
+                   help="compared methods, each tuned with the same number of trials; LABEL: its row in tables "
+                        f"(default: {' '.join(METHODS)})")
     p.add_argument("--trials", type=checked(Count), default=10, help="trials per method")
     p.add_argument("--seeds", type=checked(NonNegativeInt), nargs="+", default=[100, 101],
                    help="tuning pretraining seeds (never reported)")
     p.add_argument("--finetune-seeds", type=checked(NonNegativeInt), nargs="+", default=[0],
                    help="fine-tuning seeds of each tuning run")
-    p.add_argument("--report-seeds", type=checked(NonNegativeInt), nargs="+", default=[0, 1, 2, 3, 4],
-                   help="pretraining seeds the written spec runs (disjoint from --seeds)")
-    p.add_argument("--report-finetune-seeds", type=checked(NonNegativeInt), nargs="+", default=[0, 1, 2],
-                   help="fine-tuning seeds the written spec runs")
+    p.add_argument("--report-seeds", type=checked(NonNegativeInt), nargs="+", default=None,
+                   help="pretraining seeds the written spec runs, disjoint from --seeds (default: 0-4, or --spec's)")
+    p.add_argument("--report-finetune-seeds", type=checked(NonNegativeInt), nargs="+", default=None,
+                   help="fine-tuning seeds the written spec runs (default: 0 1 2, or --spec's)")
     p.add_argument("--metric", choices=METRICS, default=METRICS[0], help="validation score maximised")
-    p.add_argument("--preset", choices=PRESETS, default="official", help="option preset of every run")
+    p.add_argument("--preset", choices=PRESETS, default=None, help="option preset of every run (default: official)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                    help="fix an option in every run (a head option fixed here is not searched)")
     p.add_argument("--startup-trials", type=checked(NonNegativeInt), default=5,
