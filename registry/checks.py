@@ -81,7 +81,8 @@ def check_options(component: Any, where: str) -> None:
     check_search_space(options, where)
     check_option_names(component.quick, known, f"{where}: quick")
     if not isinstance(component.overrides, dict):
-        raise PluginError(f"{where}: overrides must be a dict of 'dataset' or 'pretrainer/dataset' keys")
+        raise PluginError(f"{where}: overrides must be a dict of 'dataset', 'pretrainer/dataset' "
+                          "or 'pretrainer/dataset/slimmer' keys")
     for key, values in component.overrides.items():
         check_option_names(values, known, f"{where}: overrides['{key}']")
 

@@ -2,8 +2,9 @@
 
 Each component is an instance of one of the abstract classes below. It carries a ``name``, a
 one-line ``description`` and a nested ``Options`` dataclass whose typed fields are its options.
-``overrides`` holds per-dataset defaults (keys ``"Cora"``) or per-pretrainer-and-dataset defaults
-(keys ``"graphmae/Cora"``), taken from the official configurations; ``quick`` holds the values of
+``overrides`` holds per-dataset defaults (keys ``"Cora"``), per-pretrainer-and-dataset defaults
+(keys ``"graphmae/Cora"``) or defaults for one slimmer too (keys ``"maskgae/Cora/half"``, winning over
+the others), taken from the official configurations; ``quick`` holds the values of
 the ``quick`` preset used for smoke runs and tests.
 
 The encoder contract between components: a pretrainer returns a ``torch.nn.Module`` whose

@@ -75,14 +75,17 @@ def check_budget_steps(budget_steps: int | None) -> None:
 
 
 def overrides_for(component: Component, dataset: str, pretrainer: str,
-                  supplied: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                  supplied: dict[str, dict[str, Any]] | None = None, slimmer: str = "") -> dict[str, Any]:
     """Official per-dataset defaults, the component's own and those other plugins ``supplied``
-    (``register_defaults``); ``pretrainer/dataset`` keys win over ``dataset`` keys."""
+    (``register_defaults``); ``pretrainer/dataset/slimmer`` keys win over ``pretrainer/dataset`` keys,
+    which win over ``dataset`` keys."""
     by_key = {normalize(k): dict(v) for k, v in component.overrides.items()}
     for key, values in (supplied or {}).items():
         by_key.setdefault(normalize(key), {}).update(values)
     merged = dict(by_key.get(normalize(dataset), {}))
     merged.update(by_key.get(normalize(f"{pretrainer}/{dataset}"), {}))
+    if slimmer:
+        merged.update(by_key.get(normalize(f"{pretrainer}/{dataset}/{slimmer}"), {}))
     return merged
 
 
@@ -93,15 +96,17 @@ def resolve_options(
     preset: str = "official",
     sets: dict[str, Any] | None = None,
     supplied: dict[str, dict[str, Any]] | None = None,
+    slimmer: str = "",
 ) -> Any:
     """The component's ``Options`` instance for this run; unknown or ill-typed values raise ConfigError.
-    ``supplied``: defaults other plugins registered for it (:meth:`registry.registry.Registry.supplied_overrides`)."""
+    ``supplied``: defaults other plugins registered for it (:meth:`registry.registry.Registry.supplied_overrides`);
+    ``slimmer``: the run's slimmer, for ``pretrainer/dataset/slimmer`` overrides."""
     if preset not in PRESETS:
         raise ConfigError(f"Unknown preset '{preset}'. Known: {', '.join(PRESETS)}")
     fields = {f.name: f for f in dataclasses.fields(component.Options)}
     hints = option_hints(component.Options)
     values: dict[str, Any] = {}
-    layers = [("official config", overrides_for(component, dataset, pretrainer, supplied))]
+    layers = [("official config", overrides_for(component, dataset, pretrainer, supplied, slimmer))]
     if preset == "quick":
         layers.append(("quick preset", component.quick))
     layers.append(("--set", sets or {}))

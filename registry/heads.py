@@ -43,11 +43,18 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 
-def make_classifier(in_dim: int, num_classes: int) -> nn.Linear:
-    """A fresh linear classifier, Xavier-uniform weights and zero bias (as the official code)."""
+CLASSIFIER_INITS = ("xavier", "default")
+
+
+def make_classifier(in_dim: int, num_classes: int, init: str = "xavier") -> nn.Linear:
+    """A fresh linear classifier: Xavier-uniform weights and zero bias (``"xavier"``, the official GRACE
+    and MaskGAE code), or PyTorch's own ``nn.Linear`` initialisation (``"default"``, the official GraphMAE code)."""
+    if init not in CLASSIFIER_INITS:
+        raise ValueError(f"classifier init must be one of {', '.join(CLASSIFIER_INITS)}, got {init!r}")
     linear = nn.Linear(in_dim, num_classes)
-    nn.init.xavier_uniform_(linear.weight)
-    nn.init.zeros_(linear.bias)
+    if init == "xavier":
+        nn.init.xavier_uniform_(linear.weight)
+        nn.init.zeros_(linear.bias)
     return linear
 
 

@@ -154,7 +154,8 @@ class Runner:
         pretrainer_name = components["pretrainer"].name
         options = {kind: resolve_options(components[kind], dataset.name, pretrainer_name, cell.preset,
                                          cell.sets_for(section),
-                                         self.registry.supplied_overrides(kind, components[kind].name))
+                                         self.registry.supplied_overrides(kind, components[kind].name),
+                                         components["slimmer"].name)
                    for section, kind in SECTIONS.items()}
         config = {
             "dataset": dataset.name, "split_seed": 0,

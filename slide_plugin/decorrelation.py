@@ -17,6 +17,14 @@ past batches (:math:`M` rows):
 5. the batch weights are :math:`w = b \cdot \mathrm{softmax}(\theta)`: non-negative, summing to :math:`b`;
 6. the memory is updated by EMA (ratio ``presave_ratio``) with the batch's embeddings and raw logits.
 
+``rff_input`` chooses what step 1 maps (:meth:`SampleReweighter.rff_rows`): the raw embeddings (``"raw"``,
+the official code), each dimension standardised with the mean and standard deviation of batch plus memory
+(``"standardised"``), or each row L2-normalised (``"l2"``). Embeddings whose dimensions barely vary (GraphMAE's,
+std ≈ 0.004) give raw RFF features that barely vary either, and the learned weights stay uniform. The memory
+keeps raw embeddings; for ``"standardised"`` its rows are bias-corrected as Adam corrects its moments (an EMA
+started at zero, divided by 1 − ratio^updates) and rows never written stay out of the statistics, so the
+zero start does not dominate the per-dimension spread. Statistics are detached, like everything the learner sees.
+
 The memory is plain detached tensors held by :class:`SampleReweighter`, never module buffers, so it
 neither leaks autograd graphs nor enters a model's state dict (the official code's defects, paper.md §5.3).
 """
@@ -51,6 +59,15 @@ def rff_map(z: Tensor, omega: Tensor, phi: Tensor) -> Tensor:
     mid = mid - mid.amin(dim=-2, keepdim=True)
     mid = mid / mid.amax(dim=-2, keepdim=True).clamp_min(1e-12) * (math.pi / 2)
     return (2.0 / math.sqrt(omega.size(-1))) * torch.sin(mid + math.pi / 4)  # √2 (cos + sin) = 2 sin(· + π/4)
+
+
+RFF_INPUTS = ("raw", "standardised", "l2")
+
+
+def standardise(rows: Tensor, reference: Tensor, eps: float = 1e-12) -> Tensor:
+    """``rows [n, d]`` standardised per dimension with the mean and (biased) standard deviation of ``reference``."""
+    std = reference.std(dim=0, unbiased=False, keepdim=True).clamp_min(eps)
+    return (rows - reference.mean(dim=0, keepdim=True)) / std
 
 
 def weighted_covariance(u: Tensor, p: Tensor) -> Tensor:
@@ -163,6 +180,7 @@ class SampleReweighter:
         decay_pow (float): power q of the Σ softmax(θ)^q regulariser.
         sigma (float): RFF bandwidth (ω ~ N(0, 1/σ²)).
         diagnostic_draws (int): RFF draws averaged by the before/after balance diagnostics.
+        rff_input (str): what the RFF map sees: ``"raw"``, ``"standardised"`` or ``"l2"`` (:meth:`rff_rows`).
     """
 
     dim: int
@@ -178,15 +196,32 @@ class SampleReweighter:
     decay_pow: float = 2.0
     sigma: float = 1.0
     diagnostic_draws: int = 8
+    rff_input: str = "raw"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def __post_init__(self) -> None:
+        if self.rff_input not in RFF_INPUTS:
+            raise ValueError(f"rff_input must be one of {', '.join(RFF_INPUTS)}, got {self.rff_input!r}")
         self.reset()
 
     def reset(self) -> None:
         """Empty memory: features 0, logits 1 (as at the start of a run)."""
         self.features = torch.zeros(self.memory_size, self.dim, device=self.device)
         self.logits = torch.ones(self.memory_size, device=self.device)
+        self.updates = torch.zeros(self.memory_size, device=self.device)  # EMA updates per memory row
+
+    def rff_rows(self, z: Tensor) -> Tensor:
+        """The rows ``[b + M, d]`` the RFF map sees: batch ``z`` then memory, as ``rff_input`` says."""
+        rows = torch.cat([z.detach(), self.features])
+        if self.rff_input == "l2":
+            return torch.nn.functional.normalize(rows, dim=1)
+        if self.rff_input == "standardised":
+            written = self.updates > 0
+            memory = self.features / (1 - self.presave_ratio ** self.updates).clamp_min(1e-12).unsqueeze(1)
+            memory = torch.where(written.unsqueeze(1), memory, self.features)
+            rows = torch.cat([z.detach(), memory])
+            return standardise(rows, torch.cat([z.detach(), memory[written]]))
+        return rows
 
     def lambda_at(self, epoch: int) -> float:
         return self.lambda0 * max(self.lambda_decay_rate ** (epoch // self.lambda_decay_epoch), self.min_lambda_times)
@@ -199,7 +234,7 @@ class SampleReweighter:
         and Gram matrices come from one batched product. Runs in inference mode (no autograd bookkeeping
         on its hundreds of small operations); the logits come back as an inference tensor."""
         b = z.size(0)
-        features = torch.cat([z.detach(), self.features])
+        features = self.rff_rows(z)
         omegas, phis = draw_rff(features.size(1), self.num_f, self.sigma, z.device, draws=self.epochb)
         if use_gram(*features.shape):
             terms = gram_terms(rff_map(features, omegas, phis))  # every step's draw at once
@@ -235,12 +270,15 @@ class SampleReweighter:
         r = self.presave_ratio
         self.features[:n] = r * self.features[:n] + (1 - r) * z[:n].detach()
         self.logits[:n] = r * self.logits[:n] + (1 - r) * theta[:n].detach()
+        self.updates[:n] += 1
 
     def __call__(self, z: Tensor, epoch: int) -> tuple[Tensor, dict[str, Tensor]]:
         """Weights ``w [b]`` (non-negative, Σw = b) for the batch ``z [b, d]`` at outer epoch ``epoch``,
         and diagnostics as 0-dim tensors on ``z``'s device (no host transfer per batch): weight
         min/max/std, effective sample size over b, and the batch's balance loss under uniform and under
-        the learned weights (same RFF draws for both, averaged)."""
+        the learned weights (same RFF draws for both, averaged), on the batch rows as the RFF map saw them
+        (:meth:`rff_rows` before the memory update)."""
+        seen = self.rff_rows(z)[: z.size(0)]
         theta = self.learn(z, epoch).clone()  # a normal tensor, so the loss may save the weights for backward
         self.update_memory(z, theta)
         b = z.size(0)
@@ -248,7 +286,7 @@ class SampleReweighter:
         w = b * p
         with torch.inference_mode():  # the draws side by side as extra Fourier indices: one batched loss
             omegas, phis = draw_rff(z.size(1), self.num_f, self.sigma, z.device, draws=self.diagnostic_draws)
-            rff = rff_map(z.detach(), omegas, phis).movedim(0, -2).flatten(-2)  # [b, d, draws * num_f]
+            rff = rff_map(seen, omegas, phis).movedim(0, -2).flatten(-2)  # [b, d, draws * num_f]
             diagnostics = dict(weight_min=w.min(), weight_max=w.max(), weight_std=w.std() if b > 1 else w.new_zeros(()),
                                ess_ratio=effective_sample_size(w) / b,
                                balance_uniform=balance_loss(rff, torch.full_like(p, 1.0 / b)) / self.diagnostic_draws,

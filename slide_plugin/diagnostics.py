@@ -1,6 +1,7 @@
 """De-correlation diagnostics of stored runs: the per-epoch records SLIDE's weight learner writes
 (weight min/max/std, effective sample size over the batch size, balance loss under uniform and under
-the learned weights), as a long frame, a per-method summary and a figure (``slide-bench plot decorrelation``).
+the learned weights), as a long frame, a per-method summary and a figure (``slide-bench plot decorrelation``),
+with what the weight learner's RFF map saw (``rff_input``: raw or standardised embeddings side by side).
 """
 
 from __future__ import annotations
@@ -9,22 +10,25 @@ import pandas as pd
 
 from registry.compare import method_id
 
-KEYS = ["dataset", "pretrainer", "slimmer", "head", "method"]
+KEYS = ["dataset", "pretrainer", "slimmer", "head", "rff_input", "method"]
 
 
 def diagnostics_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (run, epoch) of the ``ok`` runs that logged weight diagnostics, with the run's
-    keys, seeds and ``method`` (the id of its settings, seeds left out)."""
+    keys, seeds, ``rff_input`` (``"raw"`` for runs stored before the option existed) and ``method`` (the id
+    of its settings, seeds left out); ordered so that the settings of one head sit side by side."""
     rows = []
     for run in runs[runs["status"] == "ok"].itertuples():
         for record in run.diagnostics or []:
             if "weight_min" in record:
                 rows.append(dict(dataset=run.dataset, pretrainer=run.pretrainer, slimmer=run.slimmer, head=run.head,
+                                 rff_input=run.config["head"]["options"].get("rff_input", "raw"),
                                  method=method_id(run.config), seed=run.seed, finetune_seed=run.finetune_seed,
                                  key=run.key, **record))
     df = pd.DataFrame(rows)
     if len(df):
         df["balance_ratio"] = df["balance_learned"] / df["balance_uniform"]
+        df = df.sort_values(KEYS[:-1], kind="stable", ignore_index=True)
     return df
 
 

@@ -168,10 +168,13 @@ def plot_params(df: pd.DataFrame, out: Path, slimmers: list[str] | None = None,
 def plot_decorrelation(df: pd.DataFrame, out: Path, name: str = "decorrelation") -> list[Path]:
     """Weight diagnostics per epoch (from :func:`slide_plugin.diagnostics.diagnostics_frame`), one column per
     (dataset, pretrainer, method): the weights' range, the effective sample size over the batch size, and the
-    balance loss under learned vs uniform weights. Lines are means over runs; bands span the runs."""
-    methods = list(df.groupby(["dataset", "pretrainer", "slimmer", "head", "method"], sort=False).groups)
-    fig, axes = plt.subplots(3, len(methods), figsize=(4.2 * len(methods), 8.4), squeeze=False, sharex="col")
-    for column, (dataset, pretrainer, slimmer, head, method) in enumerate(methods):
+    balance loss under learned vs uniform weights. Lines are means over runs; bands span the runs. Columns of
+    one head with another ``rff_input`` (raw vs standardised embeddings) sit side by side and share the
+    y-axes of their rows."""
+    methods = list(df.groupby(["dataset", "pretrainer", "slimmer", "head", "rff_input", "method"], sort=False).groups)
+    fig, axes = plt.subplots(3, len(methods), figsize=(4.2 * len(methods), 8.4), squeeze=False, sharex="col",
+                             sharey="row")
+    for column, (dataset, pretrainer, slimmer, head, rff_input, method) in enumerate(methods):
         part = df[(df["dataset"] == dataset) & (df["pretrainer"] == pretrainer) & (df["method"] == method)]
         by_epoch = part.groupby("epoch")
         epochs = np.asarray(sorted(part["epoch"].unique()))
@@ -195,7 +198,7 @@ def plot_decorrelation(df: pd.DataFrame, out: Path, name: str = "decorrelation")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
         axes[0, column].axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
-        axes[0, column].set_title(f"{pretrainer} · {dataset} · {slimmer}/{head} [{method}]\n"
+        axes[0, column].set_title(f"{pretrainer} · {dataset} · {slimmer}/{head}, RFF input {rff_input} [{method}]\n"
                                   f"({part['key'].nunique()} runs)", fontsize=9)
         axes[2, column].set_xlabel("epoch")
     fig.suptitle("SLIDE's learned sample weights: how far from uniform, and what they do to the cross-covariance")

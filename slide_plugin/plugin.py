@@ -31,11 +31,12 @@ def register_heads(register):
     from slide_plugin.heads.full import FullFineTune
     from slide_plugin.heads.linear import LinearProbe
     from slide_plugin.heads.lora import LoraHead, SlideLoraHead
-    from slide_plugin.heads.slide import SlideHead
+    from slide_plugin.heads.slide import SlideHead, SlideWithoutDecorrelation
 
     register(LinearProbe())
     register(FullFineTune())
     register(SlideHead())
+    register(SlideWithoutDecorrelation())
     register(LoraHead())
     register(SlideLoraHead())
 

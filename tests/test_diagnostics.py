@@ -41,14 +41,18 @@ def test_cli_plot_decorrelation(store, tmp_path, capsys):
     common = ["--dataset", "Cora", "--pretrainer", "graphmae", "--preset", "quick", "--set", "pretrain.epochs=1",
               "--set", "pretrain.num_hidden=8", "--store", str(store), "--quiet"]
     assert main(["run", "--slim", "2-half", "--head", "slide", "--set", "head.epochs=3", *common]) == 0
+    assert main(["run", "--slim", "2-half", "--head", "slide", "--set", "head.epochs=3",
+                 "--set", "head.rff_input=standardised", *common]) == 0
     assert main(["run", "--slim", "original", "--head", "full", "--set", "head.epochs=2", *common]) == 0
     capsys.readouterr()
     out = tmp_path / "figures"
     assert main(["plot", "decorrelation", "--preset", "quick", "--store", str(store), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "slide" in printed and "full" not in printed and "balance_learned/uniform" in printed
-    stored = ResultsStore(store).frame()
-    assert len(diagnostics_frame(stored)) == 2  # epochs 1 and 2 of 0..2: none in the first epoch
+    assert "standardised" in printed and "raw" in printed
+    frame = diagnostics_frame(ResultsStore(store).frame())
+    assert len(frame) == 4  # epochs 1 and 2 of 0..2 of each SLIDE run: none in the first epoch
+    assert frame["rff_input"].tolist() == ["raw", "raw", "standardised", "standardised"]  # side by side
     assert (out / "decorrelation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["plot", "decorrelation", "--heads", "full", "--store", str(store), "--out", str(out)]) == 2
     assert "logged weight diagnostics" in capsys.readouterr().err

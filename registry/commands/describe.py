@@ -77,7 +77,8 @@ def describe(args: argparse.Namespace) -> int:
     sources = {key: ", ".join(sorted({r.plugin for r in supplied if r.key == key})) for key in {r.key for r in supplied}}
     lines = override_lines(obj, registry.supplied_overrides(kind, obj.name), sources)
     if lines:
-        print("per-dataset overrides (official configurations; 'pretrainer/dataset' keys win over 'dataset'):")
+        print("per-dataset overrides (official configurations; 'pretrainer/dataset/slimmer' keys win over "
+              "'pretrainer/dataset', which win over 'dataset'):")
         print("\n".join(lines))
     return 0
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from registry import Count, Head, RunContext
 from slide_plugin.heads.search import EncoderLearningRate, Epochs, LearningRate, WeightDecay
+from slide_plugin.heads.protocol import GRAPHMAE_PROTOCOL, ClassifierInit
 
 if TYPE_CHECKING:
     from torch import nn
@@ -32,22 +33,24 @@ class FullOptions:
     batch_size: Count | None = None
     encoder_train_mode: bool = True
     budget_steps: Count | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
+    later_ties: bool = False  # on a validation tie keep the later epoch (official GraphMAE: True, `>=`)
+    classifier_init: ClassifierInit = "xavier"  # official GraphMAE: "default" (nn.Linear's own)
 
 
 class FullFineTune(Head):
     name = "full"
-    version = "3"  # 3: batches on their receptive fields (other dropout draws), fused Adam; 2: sparse CSR features
+    version = "4"  # 4: GraphMAE's later-epoch ties, nn.Linear init; 3: receptive-field batches, fused Adam; 2: CSR
     description = "full fine-tuning of encoder + linear classifier (full or mini-batch, best-validation epoch)"
     Options = FullOptions
     # Official FT settings, paper.md §1b: SLIDE graphmae/evaluation.py lr_wd_dict + main_transductive.py;
     # GRACE/train.py + eval.py (mini-batches); MaskGAE/train_nodeclas.py (mini-batches, encoder in eval mode).
     overrides = {
-        "graphmae/Cora": dict(head_lr=0.05, head_weight_decay=1e-4, encoder_lr=1e-7, encoder_weight_decay=0.0, epochs=300),
-        "graphmae/CiteSeer": dict(head_lr=0.02, head_weight_decay=0.1, encoder_lr=1e-6, encoder_weight_decay=1e-3, epochs=250),
-        "graphmae/PubMed": dict(head_lr=0.05, head_weight_decay=0.0, encoder_lr=1e-6, encoder_weight_decay=0.0, epochs=300),
-        "graphmae/Photo": dict(head_lr=0.001, head_weight_decay=0.05, encoder_lr=5e-6, encoder_weight_decay=0.0, epochs=1000),
-        "graphmae/Computers": dict(head_lr=0.001, head_weight_decay=0.01, encoder_lr=5e-5, encoder_weight_decay=0.0, epochs=1000),
-        "graphmae/ogbn-arxiv": dict(head_lr=0.02, head_weight_decay=0.0, encoder_lr=5e-4, encoder_weight_decay=1e-3, epochs=600),
+        "graphmae/Cora": dict(head_lr=0.05, head_weight_decay=1e-4, encoder_lr=1e-7, encoder_weight_decay=0.0, epochs=300, **GRAPHMAE_PROTOCOL),
+        "graphmae/CiteSeer": dict(head_lr=0.02, head_weight_decay=0.1, encoder_lr=1e-6, encoder_weight_decay=1e-3, epochs=250, **GRAPHMAE_PROTOCOL),
+        "graphmae/PubMed": dict(head_lr=0.05, head_weight_decay=0.0, encoder_lr=1e-6, encoder_weight_decay=0.0, epochs=300, **GRAPHMAE_PROTOCOL),
+        "graphmae/Photo": dict(head_lr=0.001, head_weight_decay=0.05, encoder_lr=5e-6, encoder_weight_decay=0.0, epochs=1000, **GRAPHMAE_PROTOCOL),
+        "graphmae/Computers": dict(head_lr=0.001, head_weight_decay=0.01, encoder_lr=5e-5, encoder_weight_decay=0.0, epochs=1000, **GRAPHMAE_PROTOCOL),
+        "graphmae/ogbn-arxiv": dict(head_lr=0.02, head_weight_decay=0.0, encoder_lr=5e-4, encoder_weight_decay=1e-3, epochs=600, **GRAPHMAE_PROTOCOL),
         "grace/Cora": dict(head_lr=0.02, head_weight_decay=0.0, encoder_lr=1e-7, encoder_weight_decay=0.0, epochs=200, batch_size=16),
         "grace/CiteSeer": dict(head_lr=0.01, head_weight_decay=0.01, encoder_lr=1e-8, encoder_weight_decay=0.0, epochs=100, batch_size=8),
         "grace/PubMed": dict(head_lr=0.02, head_weight_decay=0.0, encoder_lr=1e-6, encoder_weight_decay=0.0, epochs=200, batch_size=60),

@@ -20,7 +20,7 @@ def fit_linear(encoder: nn.Module, data: Data, options: LinearOptions, ctx: RunC
     z = embed(encoder, data, ctx.device)
     y = data.y.to(ctx.device)
     train = data.train_mask.to(ctx.device)
-    classifier = make_classifier(z.size(1), data.num_classes).to(ctx.device)
+    classifier = make_classifier(z.size(1), data.num_classes, options.classifier_init).to(ctx.device)
     optimizer = torch.optim.Adam(classifier.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     tracker = FitTracker(ctx.device, data.num_classes, later_ties=options.later_ties)
     for epoch in ctx.progress(range(options.epochs), desc="linear probe", unit="epoch", leave=False):
@@ -42,10 +42,10 @@ def fit_full(encoder: nn.Module, data: Data, options: FullOptions, ctx: RunConte
     """Full fine-tuning of encoder and classifier (see :mod:`.full`)."""
     x, edge_index = model_features(encoder, data.x.to(ctx.device)), data.edge_index.to(ctx.device)
     y, train = data.y.to(ctx.device), data.train_mask.to(ctx.device)
-    classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(ctx.device)
+    classifier = make_classifier(encoder.embedding_dim, data.num_classes, options.classifier_init).to(ctx.device)
     optimizers = [adam(classifier.parameters(), options.head_lr, options.head_weight_decay),
                   adam(encoder.parameters(), options.encoder_lr, options.encoder_weight_decay)]
-    tracker = FitTracker(ctx.device, data.num_classes, budget_steps=options.budget_steps)
+    tracker = FitTracker(ctx.device, data.num_classes, budget_steps=options.budget_steps, later_ties=options.later_ties)
     n_train = int(train.sum())
     batches = 1 if options.batch_size is None else -(-n_train // options.batch_size)  # no RNG draw
     epochs = planned_epochs(options.epochs, options.budget_steps, batches)

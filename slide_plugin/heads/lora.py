@@ -50,7 +50,7 @@ LORA_OVERRIDES = {key: {k: v for k, v in values.items() if not k.startswith("enc
 
 class LoraHead(Head):
     name = "lora"
-    version = "3"  # 3: SLIDE's loop on layer-wise receptive fields (other dropout draws); 2: sparse CSR features
+    version = "4"  # 4: GraphMAE's later-epoch ties, nn.Linear init; 3: layer-wise receptive fields; 2: CSR features
     description = "LoRA: low-rank adapters on the frozen encoder's linear maps + linear classifier (mini-batch)"
     Options = LoraOptions
     overrides = LORA_OVERRIDES

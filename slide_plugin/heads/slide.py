@@ -7,8 +7,15 @@ second epoch on, :class:`~slide_plugin.decorrelation.SampleReweighter` learns we
 on the detached embeddings; the loss Σ w·CE / Σ w takes one Adam step on the classifier and one on the
 encoder (two optimisers). The model is evaluated on the full graph in eval mode once per epoch; the test
 scores of the best-validation epoch are reported. Per epoch, the weights' spread and the balance loss
-under uniform and learned weights are logged (``ctx.log``). ``decorrelation=False`` is the paper's
-"w/o de" ablation: the same loop with all weights 1.
+under uniform and learned weights are logged (``ctx.log``). ``rff_input`` chooses what the weight
+learner's RFF map sees (raw embeddings as the official code, or standardised / L2-normalised ones:
+:mod:`slide_plugin.decorrelation`).
+
+Two "w/o de" ablations: ``decorrelation=False`` is the same loop with all weights 1 ("w/o de (same
+loop)", at SLIDE's settings); the ``slide-wo-de`` head runs the paper's own ablation protocol per
+pretrainer ("w/o de (paper)", Figure 5): GraphMAE fine-tunes the 2-half model full-batch at its FT
+settings, GRACE runs this loop at its base epochs (400/100/200/250/200), MaskGAE at its slim-FT
+settings (mini-batches of 512, 4096 on ogbn-arxiv; ``MaskGAE/train_nodeclas.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from registry import Count, Head, NonNegativeInt, PositiveFloat, RunContext
 from slide_plugin.heads.search import (EncoderLearningRate, Epochs, InnerSteps, LambdaDecay, Lambda0, LearningRate,
                                        MemoryRatio, WeightDecay, WeightLearningRate)
+from slide_plugin.heads.full import FullFineTune
+from slide_plugin.heads.protocol import GRAPHMAE_PROTOCOL, ClassifierInit, RffInput
 
 if TYPE_CHECKING:
     from torch import nn
@@ -32,7 +41,7 @@ class SlideOptions:
     encoder_lr: EncoderLearningRate = 1e-6
     encoder_weight_decay: WeightDecay = 0.0
     epochs: Epochs = 100
-    batch_size: Count = 64
+    batch_size: Count | None = 64  # None: every training node in one batch (full batch)
     memory_size: NonNegativeInt = 64  # M rows of the EMA memory of past batches; 0: none
     decorrelation: bool = True  # False: the paper's "w/o de" ablation (all weights 1)
     lambda0: Lambda0 = 0.1  # de-correlation strength: balance loss / λ(e), smaller = stronger
@@ -47,6 +56,14 @@ class SlideOptions:
     encoder_train_mode: bool = True  # dropout on while fine-tuning (GraphMAE code); MaskGAE uses eval mode
     reset_memory_each_epoch: bool = False  # MaskGAE/ogbn-arxiv code resets it every epoch
     budget_steps: Count | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
+    later_ties: bool = False  # on a validation tie keep the later epoch (official GraphMAE: True, `>=`)
+    classifier_init: ClassifierInit = "xavier"  # official GraphMAE: "default" (nn.Linear's own)
+    rff_input: RffInput = "raw"  # what the RFF map sees: "raw" (official), "standardised", "l2"
+
+
+@dataclass
+class WithoutDecorrelationOptions(SlideOptions):
+    decorrelation: bool = False
 
 
 def _settings(batch: int, memory: int, head: tuple[float, float], encoder: tuple[float, float], epochs: int,
@@ -80,11 +97,14 @@ SLIDE_OVERRIDES: dict[str, dict[str, Any]] = {
     "maskgae/ogbn-arxiv": _settings(2048, 2048, (3e-3, 0.0), (2e-4, 0.0), 100, 180.0, 10, 0.9125, 30.0, 0.9, 5, 1,
                                     False, reset_memory_each_epoch=True),
 }
+for _key in SLIDE_OVERRIDES:
+    if _key.startswith("graphmae/"):
+        SLIDE_OVERRIDES[_key].update(GRAPHMAE_PROTOCOL)
 
 
 class SlideHead(Head):
     name = "slide"
-    version = "3"  # 3: layer-wise receptive fields (other dropout draws), Gram-form learner, fused Adam; 2: CSR input
+    version = "4"  # 4: GraphMAE's later-epoch ties, nn.Linear init; 3: layer-wise receptive fields, Gram form, fused Adam
     description = "SLIDE: fine-tune a slimmed encoder + linear classifier on a de-correlation re-weighted loss"
     default_slimmer = "2-half"
     Options = SlideOptions
@@ -95,3 +115,27 @@ class SlideHead(Head):
         from slide_plugin.heads.slide_loop import train_reweighted  # torch loads when a head runs
 
         return train_reweighted(encoder, data, options, ctx, encoder.parameters(), desc=self.name)
+
+
+def _without_decorrelation() -> dict[str, dict[str, Any]]:
+    """The paper's "w/o de" protocols (paper.md §1b and the issue's review of the official code)."""
+    graphmae = {key: dict(values, batch_size=None) for key, values in FullFineTune.overrides.items()
+                if key.startswith("graphmae/")}  # FT's settings, full batch, on the slim model
+    grace = {f"grace/{name}": dict(SLIDE_OVERRIDES[f"grace/{name}"], epochs=epochs)  # base-epoch multiplier 1
+             for name, epochs in (("Cora", 400), ("CiteSeer", 100), ("PubMed", 200), ("Photo", 250), ("Computers", 200))}
+    maskgae = {f"maskgae/{name}": dict(SLIDE_OVERRIDES[f"maskgae/{name}"], batch_size=batch, encoder_lr=encoder[0],
+                                       encoder_weight_decay=encoder[1], head_lr=head[0], head_weight_decay=head[1],
+                                       epochs=epochs)
+               for name, encoder, head, epochs, batch in (
+                   ("Cora", (1e-4, 5e-3), (0.05, 1e-3), 400, 512), ("CiteSeer", (5e-4, 1e-4), (0.01, 1e-2), 400, 512),
+                   ("PubMed", (1e-4, 1e-2), (0.02, 1e-3), 300, 512), ("Photo", (1e-5, 0.0), (0.01, 5e-3), 200, 512),
+                   ("Computers", (1e-4, 0.0), (0.005, 5e-3), 200, 512),
+                   ("ogbn-arxiv", (2e-4, 0.0), (3e-3, 0.0), 100, 4096))}
+    return graphmae | grace | maskgae
+
+
+class SlideWithoutDecorrelation(SlideHead):
+    name = "slide-wo-de"
+    description = "SLIDE w/o de as the paper ran it: per pretrainer its own fine-tuning protocol, no re-weighting"
+    Options = WithoutDecorrelationOptions
+    overrides = _without_decorrelation()

@@ -33,7 +33,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
     device = ctx.device
     x, edge_index, y = model_features(encoder, data.x.to(device)), data.edge_index.to(device), data.y.to(device)
     train_nodes = data.train_mask.to(device).nonzero().view(-1)
-    classifier = make_classifier(encoder.embedding_dim, data.num_classes).to(device)
+    classifier = make_classifier(encoder.embedding_dim, data.num_classes, options.classifier_init).to(device)
     optimizers = [adam(classifier.parameters(), options.head_lr, options.head_weight_decay)]
     encoder_params = [p for p in encoder_params if p.requires_grad]
     if encoder_params:
@@ -41,9 +41,10 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
     reweighter = SampleReweighter(
         encoder.embedding_dim, options.memory_size, options.lrbl, options.epochb, options.presave_ratio,
         options.lambda0, options.lambda_decay_rate, options.lambda_decay_epoch, num_f=options.num_rff,
-        decay_pow=options.decay_pow, device=device) if options.decorrelation else None
-    tracker = FitTracker(device, data.num_classes, budget_steps=options.budget_steps)
-    epochs = planned_epochs(options.epochs, options.budget_steps, -(-train_nodes.numel() // options.batch_size))
+        decay_pow=options.decay_pow, rff_input=options.rff_input, device=device) if options.decorrelation else None
+    tracker = FitTracker(device, data.num_classes, budget_steps=options.budget_steps, later_ties=options.later_ties)
+    batch_size = options.batch_size or train_nodes.numel()  # None: full batch
+    epochs = planned_epochs(options.epochs, options.budget_steps, -(-train_nodes.numel() // batch_size))
     for epoch in ctx.progress(range(epochs), desc=desc, unit="epoch", leave=False):
         if reweighter is not None and options.reset_memory_each_epoch:
             reweighter.reset()
@@ -52,7 +53,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
         classifier.train()
         stats = []
         shuffled = train_nodes[torch.randperm(train_nodes.numel(), device=device)]
-        for nodes in shuffled.split(options.batch_size):
+        for nodes in shuffled.split(batch_size):
             if tracker.budget_spent:
                 break
             z = batch_forward(encoder, x, edge_index, nodes)
