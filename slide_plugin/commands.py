@@ -4,16 +4,20 @@ imported when one runs, so that the command line starts without loading torch):
 - ``slide-bench analyze cka``: CKA of slim models with the original, and of adjacent layers (Figures 2, 3);
 - ``slide-bench analyze params``: parameter counts per slimming strategy (Tables 8, 9);
 - ``slide-bench plot cka|adjacent|params``: the figures, from the records in the results store;
-- ``slide-bench plot decorrelation``: SLIDE's weight diagnostics per epoch, from the stored runs.
+- ``slide-bench plot decorrelation``: SLIDE's weight diagnostics per epoch, from the stored runs;
+- ``slide-bench study-report``: the SLIDE study's page (``docs/slide-study.md``) from the stored runs.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Annotated
 
-from registry.commands.common import add_format_argument, add_names_argument, add_run_arguments, add_store_argument
+from registry.commands.common import (add_format_argument, add_names_argument, add_run_arguments, add_store_argument,
+                                     checked)
 from registry.config import PRESETS
+from registry.options import Range
 
 KINDS = {"cka": "cka_slim", "adjacent": "cka_adjacent", "params": "params"}
 
@@ -34,6 +38,12 @@ def plot(args: argparse.Namespace) -> int:
     from slide_plugin import analysis
 
     return analysis.plot(args)
+
+
+def study_report(args: argparse.Namespace) -> int:
+    from slide_plugin import study
+
+    return study.study_report(args)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -86,3 +96,12 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     add_format_argument(p, what="decorrelation summary")
     add_store_argument(p)
     p.set_defaults(func=plot)
+
+    p = subparsers.add_parser("study-report", help="the SLIDE study's results page (verdict per claim) from the store")
+    p.add_argument("--spec", default="slide-study", help="spec of the official-settings study (default: slide-study)")
+    p.add_argument("--tuned-spec", default=None, help="spec of the tuned-settings study (same method labels)")
+    p.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+    p.add_argument("--alpha", type=checked(Annotated[float, Range(0, 1, low_open=True, high_open=True)]),
+                   default=0.05, help="significance level of the paired t-tests (default: 0.05)")
+    add_store_argument(p)
+    p.set_defaults(func=study_report)

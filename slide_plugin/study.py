@@ -9,13 +9,18 @@ they say. Cells not in the store yet are counted and listed, so the page works o
 
 from __future__ import annotations
 
+import argparse
 import math
+import shlex
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from registry.commands.common import default_store
 from registry.compare import bootstrap_ci, paired, per_seed
+from registry.plugins import build_registry
 from registry.registry import Registry
 from registry.runner import Runner
 from registry.spec import MatrixSpec
@@ -92,14 +97,20 @@ def decide(claim: Claim, a: pd.DataFrame, b: pd.DataFrame, alpha: float) -> dict
                   "verdict": verdict}
 
 
+COLUMNS = ["pretrainer", "dataset", "claim", "A", "B", "n seeds", "A−B", "95% CI", "p (paired t)", "verdict"]
+
+
 def claim_rows(runs: pd.DataFrame, cells: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Every claim on every (pretrainer, dataset) of the spec whose two methods it plans."""
     rows = []
-    for (pretrainer, dataset), _ in cells.groupby(["pretrainer", "dataset"], sort=False):
+    for (pretrainer, dataset), planned in cells.groupby(["pretrainer", "dataset"], sort=False):
         here = runs[(runs["pretrainer"] == pretrainer) & (runs["dataset"] == dataset)] if len(runs) else runs
         for claim in CLAIMS:
+            if not {claim.a, claim.b} <= set(planned["label"]):
+                continue
             pick = (lambda label: here[here["label"] == label]) if len(here) else (lambda label: here)
             rows.append({"pretrainer": pretrainer, "dataset": dataset} | decide(claim, pick(claim.a), pick(claim.b), alpha))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COLUMNS).fillna("")
 
 
 def scores_table(runs: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
@@ -127,6 +138,8 @@ def scores_table(runs: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
 
 def summary(claims: pd.DataFrame) -> pd.DataFrame:
     """Per claim (and A vs B): how many (pretrainer, dataset) pairs each verdict got."""
+    if claims.empty:
+        return claims
     counts = claims.groupby(["claim", "A", "B"], sort=False)["verdict"].value_counts().rename("pairs").reset_index()
     return counts.groupby(["claim", "A", "B"], sort=False).apply(
         lambda g: "; ".join(f"{v}: {n}" for v, n in zip(g["verdict"], g["pairs"])), include_groups=False
@@ -174,3 +187,22 @@ def report(specs: list[tuple[str, MatrixSpec]], registry: Registry, store: Resul
             "standardised ones; w/o de (same loop) = SLIDE's loop with weights 1; w/o de (paper) = each pretrainer's "
             "own ablation protocol (head `slide-wo-de`).", ""]
     return "\n".join(head + [section(title, spec, registry, store, alpha) for title, spec in specs])
+
+
+def study_report(args: argparse.Namespace) -> int:
+    """The command: plan the specs, read the store, write (or print) the page."""
+    registry = build_registry()
+    specs = [("Official settings", MatrixSpec.load(args.spec, registry))]
+    if args.tuned_spec:
+        specs.append(("Equal-trials tuned settings", MatrixSpec.load(args.tuned_spec, registry)))
+    store = ResultsStore(args.store or default_store(), read_only=True)
+    options = [("--spec", args.spec), ("--tuned-spec", args.tuned_spec), ("--store", args.store), ("--out", args.out)]
+    command = " ".join(["slide-bench study-report"] + [f"{flag} {shlex.quote(str(value))}" for flag, value in options
+                                                      if value is not None])
+    page = report(specs, registry, store, args.alpha, command)
+    if args.out is None:
+        print(page, end="")
+    else:
+        args.out.write_text(page, encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
