@@ -88,7 +88,7 @@ def decide(claim: Claim, a: pd.DataFrame, b: pd.DataFrame, alpha: float) -> dict
     significant = not math.isnan(result.p_value) and result.p_value < alpha
     if claim.kind == "at least":
         verdict = ("holds: A better" if significant and result.mean_diff > 0 else
-                   "refuted: A worse" if significant else "holds: no detectable difference")
+                   "refuted: A worse" if significant else "consistent: no detectable difference")
     else:
         verdict = ("holds: A better" if significant and result.mean_diff > 0 else
                    "refuted: A worse" if significant else "not shown: no detectable difference")
@@ -146,6 +146,22 @@ def summary(claims: pd.DataFrame) -> pd.DataFrame:
     ).rename("verdicts over (pretrainer, dataset) pairs").reset_index()
 
 
+def weights_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """What the weight learner did in the SLIDE runs, per method, pretrainer and dataset: the extremes of the
+    weights, the lowest effective sample size over the batch size, and the balance loss under the learned
+    weights relative to uniform ones (mean over epochs and runs; below 1: the weights de-correlated)."""
+    from slide_plugin.diagnostics import diagnostics_frame
+
+    frame = diagnostics_frame(runs) if len(runs) else pd.DataFrame()
+    if frame.empty:
+        return frame
+    frame = frame.merge(runs[["key", "label"]], on="key")
+    grouped = frame.groupby(["label", "pretrainer", "dataset"], sort=False)
+    return pd.DataFrame({"runs": grouped["key"].nunique(), "weight min": grouped["weight_min"].min(),
+                         "weight max": grouped["weight_max"].max(), "ESS / b (min)": grouped["ess_ratio"].min(),
+                         "balance learned / uniform": grouped["balance_ratio"].mean()}).round(4).reset_index()
+
+
 def wall_times(runs: pd.DataFrame) -> str:
     if runs.empty:
         return "no finished runs"
@@ -167,7 +183,8 @@ def section(title: str, spec: MatrixSpec, registry: Registry, store: ResultsStor
              "### Verdicts", "", markdown(summary(claims)), "",
              "### Paired comparisons (test Micro-F1, A − B over pretraining seeds)", "", markdown(claims), "",
              "### Scores (test Micro-F1, mean ± std over pretraining seeds; finished/planned runs)", "",
-             markdown(scores_table(runs, cells), index=True), ""]
+             markdown(scores_table(runs, cells), index=True), "",
+             "### What the sample weights did (SLIDE runs, per-epoch diagnostics)", "", markdown(weights_table(runs)), ""]
     if len(missing):
         lines += ["### Missing", "", "Runs not in the store yet (pretrainer, dataset, method: count):", "",
                   *[f"- {p} {d}, {label}: {n}" for (p, d, label), n in missing.items()], ""]
@@ -180,7 +197,8 @@ def report(specs: list[tuple[str, MatrixSpec]], registry: Registry, store: Resul
             f"Generated from the results store by `{command}`; no number on this page is typed by hand.",
             "Each claim is decided per (pretrainer, dataset) from paired comparisons over pretraining seeds "
             f"(per seed the mean over fine-tuning seeds; 95% bootstrap interval; paired t-test, α = {alpha}). "
-            "\"≥\" claims hold unless A is significantly worse; \"helps\" needs A significantly better; "
+            "\"≥\" claims hold when A is significantly better, are refuted when it is significantly worse and are "
+            "consistent when no difference is detected; \"helps\" needs A significantly better; "
             f"\"Half keeps ≥ {KEEP_SHARE} %\" holds when the interval of Half LP / LP lies above {KEEP_SHARE} %.",
             "Methods: LP and Half LP = linear probe on the original / half encoder; FT = full fine-tuning; SLIDE = "
             "the 2-half encoder with de-correlation re-weighting, its RFF map on the raw embeddings (official) or on "

@@ -73,7 +73,7 @@ def test_shipped_specs_parse(registry):
         if name != "quick":
             assert all(len(g.axes["seeds"]) >= 5 for g in s.groups), name
     table3 = {(c.slimmer, c.head) for c in MatrixSpec.load("table3").cells(registry)}
-    assert table3 == {("original", "linear"), ("original", "full"), ("2-half", "slide")}
+    assert table3 == {("original", "linear"), ("original", "full"), ("2-half", "slide"), ("2-half", "slide-wo-de")}
 
 
 def test_spec_groups_star_overrides_and_precedence(registry):

@@ -22,7 +22,7 @@ def shifted(by: list[float]) -> dict[int, list[float]]:
 @pytest.mark.parametrize("kind,shift,verdict", [
     ("at least", [1.0, 1.2, 0.9, 1.1, 1.0], "holds: A better"),
     ("at least", [-1.0, -1.2, -0.9, -1.1, -1.0], "refuted: A worse"),
-    ("at least", [1.0, -1.0, 0.5, -0.5, 0.0], "holds: no detectable difference"),
+    ("at least", [1.0, -1.0, 0.5, -0.5, 0.0], "consistent: no detectable difference"),
     ("better", [1.0, -1.0, 0.5, -0.5, 0.0], "not shown: no detectable difference"),
     ("better", [1.0, 1.2, 0.9, 1.1, 1.0], "holds: A better"),
 ])
@@ -49,19 +49,26 @@ def test_report_of_a_partial_store(tmp_path, monkeypatch, capsys):
         'name = "mini"', 'datasets = ["Cora"]', 'pretrainers = ["graphmae"]', 'seeds = [0, 1]', 'finetune_seeds = [0]',
         'preset = "quick"', '[set]', 'pretrain.epochs = 1', 'pretrain.num_hidden = 8', 'head.epochs = 2',
         '[labels]', '"original/linear" = "LP"', '"half/linear" = "Half LP"', '"original/full" = "FT"',
-        '[[group]]', 'slimmers = ["original", "half"]', 'heads = ["linear"]',
-        '[[group]]', 'slimmers = ["original"]', 'heads = ["full"]']))
+        '"2-half/slide" = "SLIDE"', '[[group]]', 'slimmers = ["original", "half"]', 'heads = ["linear"]',
+        '[[group]]', 'slimmers = ["original"]', 'heads = ["full"]', '[[group]]', 'slimmers = ["2-half"]',
+        'heads = ["slide"]']))
     store = tmp_path / "study.sqlite"
-    assert main(["matrix", str(spec), "--only", "linear", "--store", str(store), "--quiet"]) == 0
+    assert main(["matrix", str(spec), "--only", "linear,slide", "--store", str(store), "--quiet"]) == 0
     out = tmp_path / "study.md"
     assert main(["study-report", "--spec", str(spec), "--store", str(store), "--out", str(out)]) == 0
     page = out.read_text()
     assert f"slide-bench study-report --spec {spec} --store {store} --out {out}" in page
-    assert "4 of 6 planned runs are in the store" in page
+    assert "6 of 8 planned runs are in the store" in page
     assert "- graphmae Cora, FT: 2" in page  # what is missing
     (half,) = [line.split("|") for line in page.splitlines() if line.startswith("| graphmae ") and "Half LP" in line]
     assert [cell.strip() for cell in half[6:7] + half[10:11]] == ["2", "fails"]  # 2 paired seeds; quick runs lose a lot
-    assert "SLIDE ≥ FT" not in page  # a claim on methods the spec does not plan is left out
+    rows = {tuple(cell.strip() for cell in line.split("|")[3:6]): line.split("|")[6:11] for line in page.splitlines()
+            if line.startswith("| graphmae ")}
+    assert rows[("SLIDE ≥ FT", "SLIDE", "FT")][-1].strip() == "no data yet"  # FT is missing
+    assert rows[("SLIDE ≥ LP", "SLIDE", "LP")][0].strip() == "2"
+    assert "SLIDE (standardised)" not in page  # a claim on methods the spec does not plan is left out
+    weights = page.split("### What the sample weights did")[1].split("###")[0]
+    assert "| SLIDE " in weights and "graphmae" in weights  # the SLIDE runs' weight diagnostics
     with pytest.raises(SystemExit) as bad:
         main(["study-report", "--spec", str(spec), "--store", str(store), "--alpha", "2"])
     assert bad.value.code == 2 and "--alpha" in capsys.readouterr().err
