@@ -178,7 +178,12 @@ def section(title: str, spec: MatrixSpec, registry: Registry, store: ResultsStor
     runs, cells = spec_runs(spec, registry, store)
     claims = claim_rows(runs, cells, alpha)
     missing = cells[~cells["done"]].groupby(["pretrainer", "dataset", "label"], sort=False).size()
-    lines = [f"## {title}: spec `{spec.name}`", "",
+    seeds = sorted({seed for group in spec.groups for seed in group.axes["seeds"]})
+    finetune = sorted({seed for group in spec.groups for seed in group.axes["finetune_seeds"]})
+    lines = [f"## {title}: spec `{spec.name}`", "", *([f"{spec.description}.", ""] if spec.description else []),
+             f"Pretrainers {', '.join(dict.fromkeys(cells['pretrainer']))}; datasets "
+             f"{', '.join(dict.fromkeys(cells['dataset']))}; pretraining seeds {', '.join(map(str, seeds))}; "
+             f"fine-tuning seeds {', '.join(map(str, finetune))}.", "",
              f"{int(cells['done'].sum())} of {len(cells)} planned runs are in the store. {wall_times(runs)}.", "",
              "### Verdicts", "", markdown(summary(claims)), "",
              "### Paired comparisons (test Micro-F1, A − B over pretraining seeds)", "", markdown(claims), "",
