@@ -99,7 +99,10 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("study-report", help="the SLIDE study's results page (verdict per claim) from the store")
     p.add_argument("--spec", default="slide-study", help="spec of the official-settings study (default: slide-study)")
-    p.add_argument("--tuned-spec", default=None, help="spec of the tuned-settings study (same method labels)")
+    p.add_argument("--tuned-spec", nargs="+", default=None, metavar="SPEC",
+                   help="specs of the tuned-settings study (`slide-bench tune --out`), their groups labelled as the "
+                        "official spec's (LP, Half LP, FT, SLIDE, SLIDE (standardised), SLIDE w/o de (same loop), "
+                        "SLIDE w/o de (paper))")
     p.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
     p.add_argument("--alpha", type=checked(Annotated[float, Range(0, 1, low_open=True, high_open=True)]),
                    default=0.05, help="significance level of the paired t-tests (default: 0.05)")

@@ -174,13 +174,20 @@ def markdown(df: pd.DataFrame, index: bool = False) -> str:
     return df.to_markdown(index=index) if len(df) else "(nothing yet)"
 
 
-def section(title: str, spec: MatrixSpec, registry: Registry, store: ResultsStore, alpha: float) -> str:
-    runs, cells = spec_runs(spec, registry, store)
+def section(title: str, specs: list[MatrixSpec], registry: Registry, store: ResultsStore, alpha: float) -> str:
+    """One settings' part of the page, over the union of its specs' cells."""
+    parts = [spec_runs(spec, registry, store) for spec in specs]
+    cells = pd.concat([c for _, c in parts], ignore_index=True).drop_duplicates("key")
+    runs = pd.concat([r for r, _ in parts if len(r)], ignore_index=True).drop_duplicates("key") \
+        if any(len(r) for r, _ in parts) else parts[0][0]
     claims = claim_rows(runs, cells, alpha)
     missing = cells[~cells["done"]].groupby(["pretrainer", "dataset", "label"], sort=False).size()
-    seeds = sorted({seed for group in spec.groups for seed in group.axes["seeds"]})
-    finetune = sorted({seed for group in spec.groups for seed in group.axes["finetune_seeds"]})
-    lines = [f"## {title}: spec `{spec.name}`", "", *([f"{spec.description}.", ""] if spec.description else []),
+    groups = [group for spec in specs for group in spec.groups]
+    seeds = sorted({seed for group in groups for seed in group.axes["seeds"]})
+    finetune = sorted({seed for group in groups for seed in group.axes["finetune_seeds"]})
+    names = ", ".join(f"`{spec.name}`" for spec in specs)
+    lines = [f"## {title}: spec{'s' if len(specs) > 1 else ''} {names}", "",
+             *[f"{spec.description}." for spec in specs if spec.description], "",
              f"Pretrainers {', '.join(dict.fromkeys(cells['pretrainer']))}; datasets "
              f"{', '.join(dict.fromkeys(cells['dataset']))}; pretraining seeds {', '.join(map(str, seeds))}; "
              f"fine-tuning seeds {', '.join(map(str, finetune))}.", "",
@@ -196,7 +203,7 @@ def section(title: str, spec: MatrixSpec, registry: Registry, store: ResultsStor
     return "\n".join(lines)
 
 
-def report(specs: list[tuple[str, MatrixSpec]], registry: Registry, store: ResultsStore, alpha: float,
+def report(specs: list[tuple[str, list[MatrixSpec]]], registry: Registry, store: ResultsStore, alpha: float,
            command: str) -> str:
     head = ["# SLIDE study: does SLIDE help, and when?", "",
             f"Generated from the results store by `{command}`; no number on this page is typed by hand.",
@@ -215,13 +222,13 @@ def report(specs: list[tuple[str, MatrixSpec]], registry: Registry, store: Resul
 def study_report(args: argparse.Namespace) -> int:
     """The command: plan the specs, read the store, write (or print) the page."""
     registry = build_registry()
-    specs = [("Official settings", MatrixSpec.load(args.spec, registry))]
+    specs = [("Official settings", [MatrixSpec.load(args.spec, registry)])]
     if args.tuned_spec:
-        specs.append(("Equal-trials tuned settings", MatrixSpec.load(args.tuned_spec, registry)))
+        specs.append(("Equal-trials tuned settings", [MatrixSpec.load(path, registry) for path in args.tuned_spec]))
     store = ResultsStore(args.store or default_store(), read_only=True)
-    options = [("--spec", args.spec), ("--tuned-spec", args.tuned_spec), ("--store", args.store), ("--out", args.out)]
-    command = " ".join(["slide-bench study-report"] + [f"{flag} {shlex.quote(str(value))}" for flag, value in options
-                                                      if value is not None])
+    options = [("--spec", shlex.quote(args.spec)), ("--tuned-spec", " ".join(map(shlex.quote, args.tuned_spec or [])) or None),
+               ("--store", args.store and shlex.quote(str(args.store))), ("--out", args.out and shlex.quote(str(args.out)))]
+    command = " ".join(["slide-bench study-report"] + [f"{flag} {value}" for flag, value in options if value])
     page = report(specs, registry, store, args.alpha, command)
     if args.out is None:
         print(page, end="")

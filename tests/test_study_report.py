@@ -69,6 +69,11 @@ def test_report_of_a_partial_store(tmp_path, monkeypatch, capsys):
     assert "SLIDE (standardised)" not in page  # a claim on methods the spec does not plan is left out
     weights = page.split("### What the sample weights did")[1].split("###")[0]
     assert "| SLIDE " in weights and "graphmae" in weights  # the SLIDE runs' weight diagnostics
+    tuned = tmp_path / "tuned.toml"  # a tuned spec none of whose runs is in the store yet
+    tuned.write_text(spec.read_text().replace('name = "mini"', 'name = "tuned"').replace("head.epochs = 2", "head.epochs = 3"))
+    assert main(["study-report", "--spec", str(spec), "--tuned-spec", str(tuned), "--store", str(store)]) == 0
+    tuned_part = capsys.readouterr().out.split("## Equal-trials tuned settings: spec `tuned`")[1]
+    assert "0 of 8 planned runs are in the store" in tuned_part and "- graphmae Cora, SLIDE: 2" in tuned_part
     with pytest.raises(SystemExit) as bad:
         main(["study-report", "--spec", str(spec), "--store", str(store), "--alpha", "2"])
     assert bad.value.code == 2 and "--alpha" in capsys.readouterr().err
