@@ -2,7 +2,10 @@
 
 Checked: an instance (not a class) of the kind's base class, registered through that kind's hook; a
 non-empty name; ``Options`` a dataclass whose defaults build, whose tuning search spaces fit their
-options; ``quick`` and ``overrides`` naming options that exist; a dataset's ``load(root, split_seed)`` signature; a spec file that exists.
+options; ``quick`` and ``overrides`` naming options that exist; a dataset's ``load(root, split_seed)``
+signature; a spec file that exists; a task's metrics (its table metrics and primary among its required
+ones). Task names that datasets, heads and pretrainers declare are checked once all are registered
+(:meth:`registry.registry.Registry.check_tasks`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from registry.errors import PluginError
 BASES = {"pretrainer": "registry.components:Pretrainer", "slimmer": "registry.components:Slimmer",
          "head": "registry.components:Head", "dataset": "registry.components:DatasetSpec",
          "selection": "registry.slimming:SelectionRule", "spec": "registry.spec:SpecFile",
-         "executor": "registry.executors.base:Executor"}
+         "executor": "registry.executors.base:Executor", "task": "registry.tasks:Task"}
 HOOKS = {"pretrainer": "register_pretrainers", "slimmer": "register_slimmers", "head": "register_heads",
          "dataset": "register_datasets", "selection": "register_selection_rules", "spec": "register_specs",
-         "executor": "register_executors"}
+         "executor": "register_executors", "task": "register_tasks"}
 
 
 def base_class(kind: str) -> type:
@@ -50,6 +53,8 @@ def check_component(kind: str, obj: Any, plugin: str) -> None:
     where = f"{where}: {kind} '{name}'"
     if kind == "dataset":
         _check_loader(obj, where)
+    elif kind == "task":
+        _check_task(obj, where)
     elif kind == "spec":
         if not Path(obj.path).is_file():
             raise PluginError(f"{where}: no spec file at {obj.path}")
@@ -66,6 +71,15 @@ def _check_loader(spec: Any, where: str) -> None:
         raise PluginError(f"{where}: load must accept (root, split_seed), got load{inspect.signature(spec.load)}") from None
     except ValueError:  # a builtin without a signature: nothing to check
         pass
+
+
+def _check_task(task: Any, where: str) -> None:
+    metrics = task.required_metrics
+    if not isinstance(metrics, tuple) or not metrics or not all(isinstance(m, str) for m in metrics):
+        raise PluginError(f"{where}: required_metrics must be a non-empty tuple of metric names")
+    unknown = [m for m in (*task.metrics, task.primary) if m not in metrics]
+    if unknown:
+        raise PluginError(f"{where}: metrics and primary must be among required_metrics; not: {', '.join(unknown)}")
 
 
 def check_options(component: Any, where: str) -> None:

@@ -10,13 +10,14 @@ difference A − B is taken (all heads of a seed start from the same pretrained 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from registry.errors import ConfigError
+from registry.tasks import BY_NAME, NODE, Task
 
 SELECTOR_COLUMNS = {"head": "head", "slim": "slimmer", "slimmer": "slimmer", "pretrainer": "pretrainer",
                     "dataset": "dataset"}
@@ -153,9 +154,10 @@ def paired(runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str = "test_micro
                       test, alpha)
 
 
-def compare(df: pd.DataFrame, a: str, b: str, metric: str = "test_micro_f1", alpha: float = 0.05,
-            test: str = "t", level: float = 0.95) -> list[Comparison]:
-    """One comparison per (dataset, pretrainer) that both methods have runs for."""
+def compare(df: pd.DataFrame, a: str, b: str, metric: str | None = None, alpha: float = 0.05,
+            test: str = "t", level: float = 0.95, tasks: Mapping[str, Task] = BY_NAME) -> list[Comparison]:
+    """One comparison per (dataset, pretrainer) that both methods have runs for, of ``metric`` (default:
+    the primary metric of the dataset's task)."""
     if test not in ("t", "wilcoxon"):
         raise ConfigError(f"test must be 't' or 'wilcoxon', got '{test}'")
     runs_a, runs_b = select(df, parse_selector(a)), select(df, parse_selector(b))
@@ -165,7 +167,7 @@ def compare(df: pd.DataFrame, a: str, b: str, metric: str = "test_micro_f1", alp
         _one_method(part_a, a)
         if len(part_b):
             _one_method(part_b, b)
-        result = paired(part_a, part_b, metric, alpha, test, level, a, b)
+        result = paired(part_a, part_b, metric or primary_metric(part_a, tasks), alpha, test, level, a, b)
         if result is not None:
             out.append(result)
     if not out:
@@ -207,14 +209,22 @@ def method_id(config: dict[str, Any]) -> str:
     return config_hash({k: v for k, v in config.items() if k not in ("seed", "finetune_seed")})[:8]
 
 
-def variance_breakdown(df: pd.DataFrame, metric: str = "test_micro_f1") -> pd.DataFrame:
-    """Per method: total variance of the score, and the shares from pretraining seeds (variance of the
-    per-pretraining-seed means) and from fine-tuning seeds (mean within-seed variance)."""
+def primary_metric(runs: pd.DataFrame, tasks: Mapping[str, Task] = BY_NAME) -> str:
+    """The primary metric of the task of ``runs`` (node classification's for runs stored before tasks)."""
+    task = runs["task"].iloc[0] if "task" in runs and len(runs) else NODE
+    return tasks[task].primary
+
+
+def variance_breakdown(df: pd.DataFrame, metric: str | None = None, tasks: Mapping[str, Task] = BY_NAME) -> pd.DataFrame:
+    """Per method: total variance of the score (default: its task's primary metric), and the shares from
+    pretraining seeds (variance of the per-pretraining-seed means) and from fine-tuning seeds (mean
+    within-seed variance)."""
     ok = df[df["status"] == "ok"].assign(method=lambda d: d["config"].map(method_id))
     rows = []
-    for keys, part in ok.groupby(["dataset", "pretrainer", "slimmer", "head", "method"]):
-        between = part.groupby("seed")[metric].mean().var(ddof=0)
-        within = part.groupby("seed")[metric].var(ddof=0).mean()
+    for keys, runs in ok.groupby(["dataset", "pretrainer", "slimmer", "head", "method"]):
+        part = runs.assign(score=runs[metric or primary_metric(runs, tasks)])
+        between = part.groupby("seed")["score"].mean().var(ddof=0)
+        within = part.groupby("seed")["score"].var(ddof=0).mean()
         total = between + within
         rows.append(dict(zip(["dataset", "pretrainer", "slimmer", "head", "method"], keys),
                          runs=len(part), pretrain_seeds=part["seed"].nunique(),

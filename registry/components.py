@@ -75,9 +75,10 @@ class Component(ABC):
 
 
 class Pretrainer(Component):
-    """Self-supervised pretraining of a GNN encoder on one graph."""
+    """Self-supervised pretraining of a GNN encoder on a dataset of one of its ``tasks``."""
 
     kind = "pretrainer"
+    tasks: ClassVar[tuple[str, ...]] = ("node-classification",)  # the tasks whose datasets it pretrains on
 
     def prepare(self, data: Data, options: Any) -> Data:
         """Pretrainer-specific preprocessing (feature scaling), applied before pretraining and fine-tuning."""
@@ -122,42 +123,49 @@ class Slimmer(Component):
         """
 
 
-#: What every head's ``fit`` returns (finite numbers); a head adds its own with ``required_metrics``.
+#: What every node-classification head's ``fit`` returns (finite numbers); other tasks: :mod:`registry.tasks`.
 REQUIRED_METRICS = ("test_micro_f1", "test_macro_f1", "val_micro_f1", "trainable_params", "total_params")
 
 
 class Head(Component):
-    """A fine-tuning protocol: trains a classifier (and maybe the encoder) and reports metrics.
+    """A fine-tuning protocol for the datasets of its ``tasks``: trains a predictor (and maybe the
+    encoder) and reports metrics.
 
-    A run whose metrics lack a name of ``required_metrics`` or hold a non-finite number is stored as
-    ``failed``, never ``ok`` (:mod:`registry.numerics`)."""
+    A run whose metrics lack one its task requires (:attr:`registry.tasks.Task.required_metrics`) or one
+    of the head's own ``required_metrics``, or hold a non-finite number, is stored as ``failed``, never
+    ``ok`` (:mod:`registry.numerics`)."""
 
     kind = "head"
     default_slimmer: ClassVar[str] = "original"  # used when a run names no slimming strategy
-    required_metrics: ClassVar[tuple[str, ...]] = REQUIRED_METRICS
+    tasks: ClassVar[tuple[str, ...]] = ("node-classification",)  # the tasks whose datasets it fine-tunes on
+    required_metrics: ClassVar[tuple[str, ...]] = ()  # required beyond the task's own
 
     @abstractmethod
     def fit(self, encoder: nn.Module, data: Data, options: Any, ctx: RunContext) -> dict[str, float]:
-        """Fine-tune on ``data.train_mask``, select on ``data.val_mask``, score ``data.test_mask``.
+        """Fine-tune on the training part of ``data``, select on its validation part, score its test part
+        (node classification: ``data.train_mask``, ``val_mask``, ``test_mask``; other tasks: :mod:`registry.tasks`).
 
         :param encoder: the head's private copy (the slimmer's output, on ``ctx.device``, in eval
             mode): train it in place, wrap it, or leave it frozen; the cached encoder is never handed out.
         :param data: the dataset as the pretrainer prepared it, on the CPU (move what you use).
         :param options: an instance of this head's ``Options``.
         :param ctx: the device, the seed (already applied to torch's RNG), progress bars, ``ctx.log``.
-        :returns: at least ``required_metrics``: ``test_micro_f1``, ``test_macro_f1``, ``val_micro_f1`` (percentages at the
-            best-validation epoch), ``trainable_params`` and ``total_params``; budget heads add ``epochs``,
+        :returns: at least the task's required metrics, for node classification ``test_micro_f1``,
+            ``test_macro_f1``, ``val_micro_f1`` (percentages at the best-validation epoch),
+            ``trainable_params`` and ``total_params``; budget heads add ``epochs``,
             ``steps`` and ``samples_seen``. :class:`registry.heads.FitTracker` records all of these.
         """
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A node-classification dataset: ``load(root, split_seed)`` returns a PyG ``Data`` with
-    ``x``, ``edge_index``, ``y``, boolean ``train_mask``/``val_mask``/``test_mask`` and
-    ``num_classes``. ``root`` is a writable folder laid out as the PyG/OGB loaders expect."""
+    """A dataset of one ``task`` (a registered :class:`registry.tasks.Task` name): ``load(root, split_seed)``
+    returns what the task provides; for node classification a PyG ``Data`` with ``x``, ``edge_index``,
+    ``y``, boolean ``train_mask``/``val_mask``/``test_mask`` and ``num_classes``. ``root`` is a
+    writable folder laid out as the PyG/OGB loaders expect."""
 
     name: str
-    load: Callable[..., Data]
+    load: Callable[..., Any]
     description: str = ""
+    task: str = "node-classification"
     kind: ClassVar[str] = "dataset"

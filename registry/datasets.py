@@ -1,4 +1,5 @@
-"""Built-in datasets (a core plugin): Planetoid, Amazon and ogbn-arxiv through the PyG / OGB loaders.
+"""Built-in datasets (a core plugin): Planetoid, Amazon and ogbn-arxiv through the PyG / OGB loaders, and the
+Planetoid graphs for link prediction (``Cora-link``, ...: :mod:`registry.linksplit`).
 
 Data root: ``--data-root``, else ``$SLIDE_DATA_ROOT``, else a per-user cache folder. Online, the
 loaders download into it as usual; offline, it must hold the raw files in the loaders' layout.
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 from registry.components import DatasetSpec
 from registry.errors import DataError, SlideBenchError, require_extra
 from registry.hookspecs import hookimpl
+from registry.linksplit import link_dataset
 
 if TYPE_CHECKING:
     import torch
@@ -185,6 +187,7 @@ BUILTIN = (
     DatasetSpec("Computers", load_amazon("Computers"), "Amazon co-purchase graph, seeded random 10/10/80 split"),
     DatasetSpec("ogbn-arxiv", load_arxiv, "OGB citation graph (made undirected), official time split"),
 )
+BUILTIN += tuple(link_dataset(spec) for spec in BUILTIN[:3])  # Cora-link, CiteSeer-link, PubMed-link
 
 
 @hookimpl

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from registry.executors.base import Executor
     from registry.slimming import SelectionRule
     from registry.spec import SpecFile
+    from registry.tasks import Task
 
 PROJECT = "slide_bench"
 
@@ -89,13 +90,24 @@ def register_heads(register: Callable[[Head], None]) -> None:
 
 @hookspec
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
-    """Register node-classification datasets.
+    """Register datasets of any registered task.
 
-    :param register: call ``register(DatasetSpec(name, load, description))``; ``load(root, split_seed)``
-        returns a PyG ``Data`` with ``x``, ``edge_index``, ``y``, boolean ``train_mask``/``val_mask``/
+    :param register: call ``register(DatasetSpec(name, load, description, task))``; ``load(root, split_seed)``
+        returns what the task provides (:mod:`registry.tasks`), for node classification (the default
+        task) a PyG ``Data`` with ``x``, ``edge_index``, ``y``, boolean ``train_mask``/``val_mask``/
         ``test_mask`` and ``num_classes`` (see :class:`registry.DatasetSpec`).
 
     Example: README "Writing a plugin", dataset.
+    """
+
+
+@hookspec
+def register_tasks(register: Callable[[Task], None]) -> None:
+    """Register tasks (the core registers node classification, link prediction and graph classification).
+
+    :param register: call ``register(Task(name, description, provides, required_metrics, metrics, primary,
+        check_data))`` (:class:`registry.tasks.Task`); datasets then declare it (``DatasetSpec(..., task=name)``)
+        and heads and pretrainers list it in their ``tasks``.
     """
 
 

@@ -1,7 +1,10 @@
-"""Classification metrics and best-validation model selection.
+"""The tasks' evaluators (:mod:`registry.tasks`) and best-validation model selection, all in percent.
 
-F1-Mi equals accuracy for single-label multiclass; F1-Ma is the unweighted mean of per-class F1.
-Model selection reads validation scores only; test scores are reported at the selected epoch.
+Node classification: F1-Mi (equal to accuracy for single-label multiclass) and F1-Ma (the unweighted
+mean of per-class F1), :func:`f1_scores`. Link prediction: ROC-AUC and average precision of edge
+scores against 0/1 labels, :func:`link_scores`. Graph classification: accuracy mean and population std
+over folds, :func:`fold_accuracy`. Model selection reads validation scores only; test scores are
+reported at the selected epoch.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-METRICS = {"test_micro_f1": "F1-Mi", "test_macro_f1": "F1-Ma"}  # what tables show by default, and their labels
 
 
 def f1_tensor(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -34,6 +36,28 @@ def f1_scores(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[s
     """``{"micro_f1", "macro_f1"}`` in percent (one host transfer of the two scores); see :func:`f1_tensor`."""
     micro, macro = f1_tensor(logits, y, num_classes).tolist()
     return {"micro_f1": micro, "macro_f1": macro}
+
+
+def link_scores(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """``{"auc", "ap"}`` in percent: ROC-AUC and average precision (torchmetrics) of edge ``scores [n]``
+    (logits or probabilities: both are rank-based) against 0/1 ``labels [n]``."""
+    import torch
+    from torchmetrics.functional.classification import binary_auroc, binary_average_precision
+
+    scores, labels = scores.detach().float(), labels.detach().long().to(scores.device)
+    auc, ap = binary_auroc(scores, labels), binary_average_precision(scores, labels)
+    auc, ap = (100.0 * torch.stack([auc, ap])).tolist()
+    return {"auc": auc, "ap": ap}
+
+
+def fold_accuracy(accuracies: list[float]) -> dict[str, float]:
+    """``{"accuracy", "accuracy_std"}``: the mean and population std of per-fold accuracies (percent)."""
+    import numpy as np
+
+    values = np.asarray(accuracies, dtype=float)
+    if values.size == 0:
+        raise ValueError("no fold accuracies")
+    return {"accuracy": float(values.mean()), "accuracy_std": float(values.std())}
 
 
 @dataclass

@@ -29,7 +29,7 @@ from registry.errors import PluginError
 from registry.registry import Registry
 
 # Modules of the core that register through the same hooks as third-party plugins.
-DEFAULT_PLUGINS = ("registry.datasets", "registry.slimming", "registry.executors", "registry.commands.run",
+DEFAULT_PLUGINS = ("registry.tasks", "registry.datasets", "registry.slimming", "registry.executors", "registry.commands.run",
                    "registry.commands.plugins", "registry.commands.compare",
                    "registry.commands.bench", "registry.commands.matrix", "registry.commands.table",
                    "registry.commands.specs", "registry.commands.describe", "registry.commands.tune")
@@ -42,6 +42,7 @@ HOOK_KINDS = {
     "register_selection_rules": "selection",
     "register_specs": "spec",
     "register_executors": "executor",
+    "register_tasks": "task",
 }
 
 
@@ -173,7 +174,7 @@ def using(pm: pluggy.PluginManager) -> Iterator[pluggy.PluginManager]:
 
 def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
     """Call every plugin's ``register_*`` hooks, each with a ``register`` bound to that plugin, then
-    check the defaults plugins supplied for each other's components."""
+    check the defaults plugins supplied for each other's components and the tasks components name."""
     pm = pm or get_plugin_manager()
     registry = Registry()
     hooks: dict[str, Callable[[str], Callable[..., None]]] = {
@@ -191,6 +192,7 @@ def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
             except Exception as exc:
                 raise PluginError(f"plugin '{plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
     registry.check_supplied()
+    registry.check_tasks()
     slimming.RULES.clear()  # slimmers resolve selection-rule names against this registry's rules
     slimming.RULES.update({entry.obj.name: entry.obj for entry in registry.entries["selection"].values()})
     return registry

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from registry.checks import check_component, check_option_names
 from registry.errors import PluginError, UnknownNameError
 
-KINDS = ("pretrainer", "slimmer", "head", "dataset", "selection", "spec", "executor")
+KINDS = ("pretrainer", "slimmer", "head", "dataset", "selection", "spec", "executor", "task")
 CONFIGURABLE = ("pretrainer", "slimmer", "head")  # kinds with options that defaults can be supplied for
 
 
@@ -89,6 +89,25 @@ class Registry:
                 if first != row.plugin:
                     raise PluginError(f"{kind} '{component.name}' option '{row.option}' for '{row.key}' is supplied "
                                       f"twice: by plugin '{first}' and by plugin '{row.plugin}'")
+
+    def check_tasks(self) -> None:
+        """Every dataset declares a registered task, and every head and pretrainer supports only registered ones."""
+        known = self.entries["task"]
+        for kind in ("dataset", "head", "pretrainer"):
+            for entry in self.entries[kind].values():
+                tasks = (entry.obj.task,) if kind == "dataset" else entry.obj.tasks
+                unknown = [t for t in tasks if normalize(t) not in known]
+                if unknown or not tasks:
+                    raise PluginError(f"plugin '{entry.plugin}': {kind} '{entry.obj.name}' names unknown task(s) "
+                                      f"{', '.join(unknown) or '(none)'}; tasks: {', '.join(self.names('task'))}")
+
+    def tasks(self) -> dict[str, Any]:
+        """Every registered :class:`registry.tasks.Task` by name."""
+        return {entry.obj.name: entry.obj for entry in self.entries["task"].values()}
+
+    def task_of(self, dataset: str) -> Any:
+        """The :class:`registry.tasks.Task` a dataset declares."""
+        return self.get("task", self.get("dataset", dataset).task)
 
     def supplied_overrides(self, kind: str, name: str) -> dict[str, dict[str, Any]]:
         """The defaults other plugins supplied for a component: ``{key: {option: value}}``."""

@@ -34,6 +34,7 @@ from registry.options import SEED_RANGE
 from registry.registry import Registry
 from registry.seed import derive_seed, seed_everything
 from registry.store import ResultsStore
+from registry.tasks import NODE
 
 if TYPE_CHECKING:  # torch loads when a run starts, not when the plan is made (a no-op rerun never loads it)
     import torch
@@ -91,6 +92,12 @@ def progress_factory(quiet: bool) -> Callable[..., Any]:
         return tqdm(iterable, disable=True if quiet else None, dynamic_ncols=True, **kwargs)
 
     return progress
+
+
+def required_metrics(resolved: Resolved) -> tuple[str, ...]:
+    """What the cell's head must return: its task's required metrics and the head's own."""
+    extra = resolved.components["head"].required_metrics
+    return tuple(dict.fromkeys((*resolved.components["task"].required_metrics, *extra)))
 
 
 def pretraining_key(resolved: Resolved) -> str:
@@ -151,6 +158,8 @@ class Runner:
         dataset = self.registry.get("dataset", cell.dataset)
         components = {kind: self.registry.get(kind, getattr(cell, attr)) for attr, kind in
                       (("pretrainer", "pretrainer"), ("slimmer", "slimmer"), ("head", "head"))}
+        components["task"] = task = self.registry.task_of(dataset.name)
+        self._check_task(task, dataset.name, components)
         pretrainer_name = components["pretrainer"].name
         options = {kind: resolve_options(components[kind], dataset.name, pretrainer_name, cell.preset,
                                          cell.sets_for(section),
@@ -165,6 +174,15 @@ class Runner:
         components["dataset"] = dataset
         encoder_key = config_hash({k: config[k] for k in ("dataset", "pretrainer", "split_seed")})
         return components, options, config, hash_template(config), encoder_key
+
+    def _check_task(self, task: Any, dataset: str, components: dict[str, Any]) -> None:
+        """The head and the pretrainer support the dataset's task; else one line naming those that do."""
+        for kind in ("head", "pretrainer"):
+            component = components[kind]
+            if task.name not in component.tasks:
+                fits = [c.name for c in (e.obj for e in self.registry.entries[kind].values()) if task.name in c.tasks]
+                raise ConfigError(f"{kind} '{component.name}' does not support {task.name}, the task of dataset "
+                                  f"'{dataset}'; {kind}s for {task.name}: {', '.join(fits) or '(none registered)'}")
 
     def check(self, resolved: Resolved) -> None:
         """Fail before any training: the dataset loads and, when the pretrainer can build an untrained
@@ -208,7 +226,15 @@ class Runner:
         spec = resolved.components["dataset"]
         key = (spec.name, resolved.config["split_seed"])
         if key not in self._data:
-            self._data[key] = load_dataset(spec, self.data_root, split_seed=key[1])
+            data = load_dataset(spec, self.data_root, split_seed=key[1])
+            task = resolved.components["task"]
+            try:
+                if task.check_data is not None:
+                    task.check_data(data)
+            except ValueError as exc:
+                raise PluginError(f"plugin '{self.registry.plugin_of('dataset', spec.name)}': dataset '{spec.name}' "
+                                  f"is {task.name}, but {exc}") from None
+            self._data[key] = data
         return self._data[key]
 
     def pretrained(self, resolved: Resolved) -> tuple[torch.nn.Module, Any, bool, float]:
@@ -253,7 +279,7 @@ class Runner:
         seed_everything(finetune_seed)
         ctx = RunContext(self.device, finetune_seed, progress_factory(self.quiet))
         metrics = comp["head"].fit(slim, data, opts["head"], ctx)
-        check_metrics(metrics, comp["head"].required_metrics, f"head '{comp['head'].name}'")
+        check_metrics(metrics, required_metrics(resolved), f"head '{comp['head'].name}'")
         check_finite_weights(slim, f"the encoder fine-tuned by head '{comp['head'].name}'")
         metrics.update(encoder_params_original=original_params, encoder_params=slim_params,
                        param_change_pct=100.0 * (slim_params - original_params) / original_params,
@@ -301,7 +327,8 @@ class Runner:
             key=item.key, dataset=item.config["dataset"], pretrainer=item.config["pretrainer"]["name"],
             slimmer=item.config["slimmer"]["name"], head=item.config["head"]["name"], seed=cell.seed,
             finetune_seed=cell.finetune_seed, preset=cell.preset, config=item.config, device=str(self.device),
-            versions=library_versions(), error=None, metrics={}, diagnostics=[])
+            versions=library_versions(), error=None, metrics={}, diagnostics=[],
+            task=item.components["task"].name, required=list(required_metrics(item)))
 
     def _run_one(self, item: Resolved) -> dict[str, Any]:
         reset_peak_memory(self.device)
@@ -322,13 +349,13 @@ class Runner:
         row["peak_memory_mb"] = peak_memory_mb(self.device)
         return row
 
-    @staticmethod
-    def report_line(row: dict[str, Any], cell: Cell) -> str:
-        """The one line printed for a finished cell."""
+    def report_line(self, row: dict[str, Any], cell: Cell) -> str:
+        """The one line printed for a finished cell: the task's table metrics, the parameter change, the time."""
         m = row["metrics"]
         if row["status"] == "ok":
-            return (f"ok     {cell.label}: Mi-F1 {m['test_micro_f1']:.2f}  Ma-F1 {m['test_macro_f1']:.2f}  "
-                    f"params {m['param_change_pct']:+.1f}%  ({row['wall_time_s']:.1f}s)")
+            task = self.registry.get("task", row.get("task") or NODE)
+            scores = "  ".join(f"{label} {m[metric]:.2f}" for metric, label in task.metrics.items())
+            return f"ok     {cell.label}: {scores}  params {m['param_change_pct']:+.1f}%  ({row['wall_time_s']:.1f}s)"
         return f"{row['status']:<6} {cell.label}: {row['error'].splitlines()[0]}"
 
     def _report(self, row: dict[str, Any], cell: Cell, bar: Any) -> None:

@@ -1,10 +1,11 @@
 """The results store: one SQLite row per finished run, written the moment it finishes (WAL mode).
 
 A run is identified by ``key``, the hash of its fully resolved configuration; a key already
-stored with status ``ok`` is skipped on the next invocation (resume) unless forced. An ``ok`` row
-without a finite value of every required metric (:data:`registry.components.REQUIRED_METRICS`; only a
-store written before that check can hold one) is neither shown nor counted as done: :meth:`ResultsStore.frame`
-skips it with a note on stderr, and the next run redoes it.
+stored with status ``ok`` is skipped on the next invocation (resume) unless forced. Each row records
+its ``task`` and the metrics it ``required`` (its task's and its head's; rows of a store written before
+tasks existed: node classification's, :data:`registry.components.REQUIRED_METRICS`). An ``ok`` row without
+a finite value of every required metric (only a store written before that check can hold one) is neither
+shown nor counted as done: :meth:`ResultsStore.frame` skips it with a note on stderr, and the next run redoes it.
 
 ``ResultsStore(path)`` opens a store to write (created if missing); ``read_only=True`` opens an
 existing one without ever creating or changing it, so a read-only file can be read. A path that is a
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from registry.components import REQUIRED_METRICS
 from registry.errors import StoreError
 from registry.numerics import unusable_rows
+from registry.tasks import NODE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,7 +51,9 @@ CREATE TABLE IF NOT EXISTS runs (
     versions TEXT NOT NULL,          -- JSON: library versions
     wall_time_s REAL NOT NULL,
     peak_memory_mb REAL,             -- CUDA: peak allocated over the run; CPU: the process's peak RSS
-    finished_at TEXT NOT NULL DEFAULT (datetime('now'))
+    finished_at TEXT NOT NULL DEFAULT (datetime('now')),
+    task TEXT NOT NULL DEFAULT 'node-classification',
+    required TEXT                    -- JSON: the metrics an ok row holds (NULL: node classification's)
 );
 CREATE TABLE IF NOT EXISTS records (  -- analyses (CKA, parameter tables, ...): one row per record
     kind TEXT NOT NULL,
@@ -62,8 +66,10 @@ CREATE INDEX IF NOT EXISTS records_kind_key ON records (kind, key);
 """
 
 COLUMNS = ("key", "status", "dataset", "pretrainer", "slimmer", "head", "seed", "finetune_seed", "preset",
-           "config", "metrics", "diagnostics", "error", "device", "versions", "wall_time_s", "peak_memory_mb")
-JSON_COLUMNS = ("config", "metrics", "diagnostics", "versions")
+           "config", "metrics", "diagnostics", "error", "device", "versions", "wall_time_s", "peak_memory_mb",
+           "task", "required")
+JSON_COLUMNS = ("config", "metrics", "diagnostics", "versions", "required")
+ADDED_COLUMNS = {"peak_memory_mb": "REAL", "task": "TEXT NOT NULL DEFAULT 'node-classification'", "required": "TEXT"}
 
 
 class ResultsStore:
@@ -85,8 +91,9 @@ class ResultsStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
             columns = {name for _, name, *_ in db.execute("PRAGMA table_info(runs)")}
-            if "peak_memory_mb" not in columns:  # a store written before this column existed
-                db.execute("ALTER TABLE runs ADD COLUMN peak_memory_mb REAL")
+            for column, declaration in ADDED_COLUMNS.items():  # a store written before this column existed
+                if column not in columns:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
 
     def _check_writable(self) -> None:
         folder = self.path.parent
@@ -122,9 +129,14 @@ class ResultsStore:
         """Keys not to run again: ``ok`` rows with every required metric finite, and ``oom`` rows
         recorded on ``device``."""
         with self._connect() as db:
-            rows = db.execute("SELECT key, status, metrics FROM runs WHERE status = 'ok' OR (status = 'oom' AND "
-                              "device = ?)", (device,)).fetchall()
-        return {key for key, status, metrics in rows if status == "oom" or _complete(metrics)}
+            required = "required" if "required" in self._columns(db) else "NULL"
+            rows = db.execute(f"SELECT key, status, metrics, {required} FROM runs WHERE status = 'ok' OR "
+                              "(status = 'oom' AND device = ?)", (device,)).fetchall()
+        return {key for key, status, metrics, needed in rows if status == "oom" or _complete(metrics, needed)}
+
+    @staticmethod
+    def _columns(db: sqlite3.Connection) -> set[str]:
+        return {name for _, name, *_ in db.execute("PRAGMA table_info(runs)")}
 
     def has_status(self, status: str) -> bool:
         with self._connect() as db:
@@ -132,6 +144,7 @@ class ResultsStore:
 
     def write(self, row: dict[str, Any]) -> None:
         """Insert or replace one run, committed at once."""
+        row = {"task": NODE, "required": list(REQUIRED_METRICS)} | row
         values = [json.dumps(row[c], default=str) if c in JSON_COLUMNS else row.get(c) for c in COLUMNS]
         with self._connect() as db:
             db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
@@ -147,15 +160,22 @@ class ResultsStore:
         if keys is not None:
             order = {key: i for i, key in enumerate(dict.fromkeys(keys))}
             df = df[df["key"].isin(order)].sort_values("key", key=lambda k: k.map(order)).reset_index(drop=True)
+        if "task" not in df:  # a read-only store written before tasks existed
+            df = df.assign(task=NODE, required=None)
+        df["task"] = df["task"].fillna(NODE)
         for column in JSON_COLUMNS:
-            df[column] = df[column].map(json.loads)
+            df[column] = df[column].map(lambda text: json.loads(text) if isinstance(text, str) else None)
+        df["required"] = df["required"].map(lambda names: tuple(names) if names else REQUIRED_METRICS)
         metrics = pd.json_normalize(df["metrics"].tolist()).set_index(df.index) if len(df) else pd.DataFrame()
         metrics = metrics.rename(columns={c: f"metrics.{c}" for c in metrics.columns if c in df.columns})
         df = pd.concat([df.drop(columns=["metrics"]), metrics], axis=1)
-        bad = unusable_rows(df, REQUIRED_METRICS)
+        bad = pd.Series(False, index=df.index)
+        for required, part in df.groupby("required", sort=False):
+            bad[part.index] = unusable_rows(part, required)
         if bad.any():
+            names = "; ".join(" / ".join(required) for required in dict.fromkeys(df.loc[bad, "required"]))
             print(f"slide-bench: note: skipping {int(bad.sum())} run(s) stored as ok without a finite "
-                  f"{' / '.join(REQUIRED_METRICS)} in {self.path} (the next run redoes them): "
+                  f"{names} in {self.path} (the next run redoes them): "
                   + ", ".join(df.loc[bad, "key"].str[:12]), file=sys.stderr)
             df = df[~bad].reset_index(drop=True)
         return df
@@ -176,14 +196,15 @@ class ResultsStore:
         return pd.DataFrame([{"key": key, **json.loads(record)} for key, record in rows])
 
 
-def _complete(metrics: str) -> bool:
-    """Whether a stored metrics JSON holds every required metric as a finite number."""
+def _complete(metrics: str, required: str | None) -> bool:
+    """Whether a stored metrics JSON holds every metric of the ``required`` JSON list (None: node
+    classification's) as a finite number."""
     try:
-        values = json.loads(metrics)
+        values, names = json.loads(metrics), json.loads(required) if required else REQUIRED_METRICS
     except ValueError:
         return False
     return isinstance(values, dict) and all(
-        isinstance(values.get(name), (int, float)) and math.isfinite(values[name]) for name in REQUIRED_METRICS)
+        isinstance(values.get(name), (int, float)) and math.isfinite(values[name]) for name in names)
 
 
 def _writable(path: Path) -> bool:

@@ -1,8 +1,8 @@
 """Result tables from the store's long frame: rows = method, columns = dataset, cells = mean ± std.
 
 :func:`summary` is the flat table of ``slide-bench run``. :func:`paper_tables` builds the paper's
-layout: one table per (pretrainer, preset); columns are (dataset, metric) pairs, F1-Mi and F1-Ma by
-default; each row is a method, i.e. a (slimmer, head) pair and its options, labelled by the ``row_label`` column
+layout: one table per (task, pretrainer, preset); columns are (dataset, metric) pairs, by default the
+task's table metrics (:attr:`registry.tasks.Task.metrics`: F1-Mi and F1-Ma for node classification); each row is a method, i.e. a (slimmer, head) pair and its options, labelled by the ``row_label`` column
 (a spec group's ``label``) where set, else by the spec's ``[labels]``
 when given, else by the slimmer's name when the whole table shares one head (Table 1), by the
 head's name when it shares one slimmer, and ``slimmer/head`` otherwise. Cells are mean ± population
@@ -19,14 +19,16 @@ import re
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Callable, Iterable, TextIO
+from typing import Callable, Iterable, Mapping, TextIO
 
 import pandas as pd
 
 from registry.cache import config_hash
 from registry.commands.common import FORMATS
-from registry.metrics import METRICS
 from registry.registry import normalize
+from registry.tasks import BY_NAME, NODE, Task, metric_labels
+
+Tasks = Mapping[str, Task]  # by name: the registry's tasks (default: the built-in ones)
 
 
 def mean_std(values: pd.Series, digits: int = 2) -> str:
@@ -40,7 +42,13 @@ def _seeds(values: pd.Series) -> str:
     return " ".join(map(str, sorted(set(values.astype(int)))))
 
 
-def cell_stats(part: pd.DataFrame, metrics: Iterable[str] = tuple(METRICS)) -> dict[str, object]:
+def default_metrics(df: pd.DataFrame, tasks: Tasks = BY_NAME) -> list[str]:
+    """The table metrics of every task in ``df`` (node classification's for a frame without runs)."""
+    names = dict.fromkeys(df["task"]) if "task" in df and len(df) else [NODE]
+    return list(dict.fromkeys(metric for name in names for metric in tasks[name].metrics))
+
+
+def cell_stats(part: pd.DataFrame, metrics: Iterable[str]) -> dict[str, object]:
     """The numbers behind one cell: per metric its mean, population std and n over the ``ok`` runs,
     the runs asked for and finished, their seeds, and the mean encoder parameter change."""
     ok = part[part["status"] == "ok"]
@@ -54,22 +62,24 @@ def cell_stats(part: pd.DataFrame, metrics: Iterable[str] = tuple(METRICS)) -> d
                   "seeds": _seeds(ok["seed"]), "finetune_seeds": _seeds(ok["finetune_seed"])}
 
 
-def summary_data(df: pd.DataFrame, metrics: Iterable[str] = tuple(METRICS)) -> pd.DataFrame:
-    """One row per (dataset, pretrainer, slimmer, head): :func:`cell_stats` as numbers."""
+def summary_data(df: pd.DataFrame, metrics: Iterable[str] | None = None, tasks: Tasks = BY_NAME) -> pd.DataFrame:
+    """One row per (dataset, pretrainer, slimmer, head): :func:`cell_stats` as numbers (default
+    metrics: :func:`default_metrics`)."""
     keys = ["dataset", "pretrainer", "slimmer", "head"]
+    metrics = default_metrics(df, tasks) if metrics is None else list(metrics)
     return pd.DataFrame([dict(zip(keys, group)) | cell_stats(part, metrics)
                          for group, part in df.groupby(keys, sort=False)])
 
 
-def summary(df: pd.DataFrame) -> pd.DataFrame:
+def summary(df: pd.DataFrame, tasks: Tasks = BY_NAME) -> pd.DataFrame:
     """:func:`summary_data` for reading: mean ± population std (n) per metric, the encoder's parameter
     change, the trainable parameters and the seeds."""
-    rows = []
-    for row, (_, part) in zip(summary_data(df).to_dict("records"),
+    rows, labels = [], metric_labels(tasks.values())
+    for row, (_, part) in zip(summary_data(df, tasks=tasks).to_dict("records"),
                               df.groupby(["dataset", "pretrainer", "slimmer", "head"], sort=False)):
         shown = {k: row[k] for k in ("dataset", "pretrainer", "slimmer", "head")}
-        for column, label in METRICS.items():
-            shown[label] = _cell(part, column)
+        for column in default_metrics(df, tasks):
+            shown[labels.get(column, column)] = _cell(part, column) if column in default_metrics(part, tasks) else ""
         ok = part[part["status"] == "ok"]
         shown["Change-Param"] = f"{row['param_change_pct']:+.1f}%" if row["param_change_pct"] is not None else ""
         shown["trainable"] = int(ok["trainable_params"].mean()) if len(ok) else ""
@@ -124,17 +134,22 @@ class _Reference:
 
 def paper_tables(
     df: pd.DataFrame,
-    metrics: Iterable[str] = tuple(METRICS),
+    metrics: Iterable[str] | None = None,
     label: Callable[[str, str], str | None] = lambda slimmer, head: None,
     reference: pd.DataFrame | None = None,
     mark: Callable[[pd.DataFrame, str], str] | None = None,
+    tasks: Tasks = BY_NAME,
 ) -> list[PaperTable]:
-    """Paper-shaped tables from the store's frame (all statuses); ``label(slimmer, head)`` names rows;
+    """Paper-shaped tables from the store's frame (all statuses), one per (task, pretrainer, preset),
+    showing ``metrics`` (default: each task's own); ``label(slimmer, head)`` names rows;
     ``mark(cell runs, metric)`` appends a marker to a cell (see :func:`registry.compare.significance_marker`)."""
-    metrics = list(metrics)
+    chosen, labels = metrics, metric_labels(tasks.values())
     tables = []
     df = df.assign(setting=df["config"].map(_setting))
-    for (pretrainer, preset), part in df.groupby(["pretrainer", "preset"], sort=False):
+    if "task" not in df:
+        df = df.assign(task=NODE)
+    for (task, pretrainer, preset), part in df.groupby(["task", "pretrainer", "preset"], sort=False):
+        metrics = list(tasks[task].metrics) if chosen is None else list(chosen)
         ref = _Reference(reference if preset == "official" else None)  # references are of the official configs
         datasets = list(dict.fromkeys(part["dataset"]))
         # The same (slimmer, head, dataset) run with other options: numbered variants, never averaged together.
@@ -151,7 +166,7 @@ def paper_tables(
                 continue
             name = label(slimmer, head) or (slimmer if one_head else head if one_slimmer else f"{slimmer}/{head}")
             names[slimmer, head, variant] = name + (f" #{variant + 1}" if variant else "")
-        columns = pd.MultiIndex.from_product([datasets, [METRICS.get(m, m) for m in metrics]])
+        columns = pd.MultiIndex.from_product([datasets, [labels.get(m, m) for m in metrics]])
         rows, changes, data = {}, {}, []
         for (slimmer, head, variant), name in names.items():
             sel = part[(part["slimmer"] == slimmer) & (part["head"] == head) & (part["variant"] == variant)]
@@ -197,8 +212,8 @@ def paper_tables(
             notes.append("#n: the same method run with other options (pass a spec to select one setting)")
         seeds = (f"; n = {data['runs_ok'].iloc[0]} per cell: seeds {runs.pop()[0]}, fine-tuning seeds "
                  f"{data['finetune_seeds'].iloc[0]}" if len(runs) == 1 else "")
-        tables.append(PaperTable(f"{pretrainer} (preset {preset}, {int((part['status'] == 'ok').sum())} runs ok{seeds})",
-                                 frame, notes, data))
+        title = f"{pretrainer} (preset {preset}, {task}, {int((part['status'] == 'ok').sum())} runs ok{seeds})"
+        tables.append(PaperTable(title, frame, notes, data))
     return tables
 
 

@@ -12,10 +12,12 @@ def register_pretrainers(register):
     from slide_plugin.pretrainers.grace import GRACE
     from slide_plugin.pretrainers.graphmae import GraphMAE
     from slide_plugin.pretrainers.maskgae import MaskGAE
+    from slide_plugin.pretrainers.maskgae_link import MaskGAELink
 
     register(GraphMAE())
     register(GRACE())
     register(MaskGAE())
+    register(MaskGAELink())
 
 
 @hookimpl
@@ -30,6 +32,7 @@ def register_slimmers(register):
 def register_heads(register):
     from slide_plugin.heads.full import FullFineTune
     from slide_plugin.heads.linear import LinearProbe
+    from slide_plugin.heads.link import LinkEval, LinkFineTune, LinkSlide
     from slide_plugin.heads.lora import LoraHead, SlideLoraHead
     from slide_plugin.heads.slide import SlideHead, SlideWithoutDecorrelation
 
@@ -39,6 +42,9 @@ def register_heads(register):
     register(SlideWithoutDecorrelation())
     register(LoraHead())
     register(SlideLoraHead())
+    register(LinkEval())
+    register(LinkFineTune())
+    register(LinkSlide())
 
 
 @hookimpl

@@ -26,6 +26,7 @@ from registry.metrics import count_parameters, f1_scores
 from registry.plugins import build_registry, make_plugin_manager, plugin_versions
 from registry.slimming import LayerView, ScoreRule, SelectionOptions
 from registry.spec import SpecFile
+from registry.tasks import Task
 from registry.testing import Result, environment_plugins, plugin_bench
 from slide_plugin.pretrainers.graphmae import GraphMAEOptions
 from slide_plugin.pretrainers.graphmae_model import GraphMAEModel
@@ -202,6 +203,69 @@ def test_hook_register_datasets(toy):
     assert reg.plugin_of("dataset", "toy") == "toy-plugin"
     data = reg.get("dataset", "Toy").load(None, split_seed=0)
     assert data.num_nodes == 60 and int(data.train_mask.sum() + data.val_mask.sum() + data.test_mask.sum()) == 60
+
+
+class MajorityAccuracy(Majority):
+    name = "majority-accuracy"
+    description = "the majority label, scored by accuracy (a head of the toy task)"
+    tasks = ("toy-task",)
+
+    def fit(self, encoder: nn.Module, data: Data, options: Any, ctx: Any) -> dict[str, float]:
+        scores = super().fit(encoder, data, options, ctx)
+        return {"test_acc": scores["test_micro_f1"], "val_acc": scores["val_micro_f1"], "trainable_params": 0,
+                "total_params": scores["total_params"]}
+
+
+class PlainForTasks(Plain):
+    name = "plain-any"
+    tasks = ("node-classification", "toy-task")
+
+
+class TaskPlugin:
+    @hookimpl
+    def register_tasks(self, register):
+        register(Task("toy-task", "label the toy nodes", "the toy graph", ("test_acc", "val_acc", "trainable_params",
+                      "total_params"), {"test_acc": "Acc"}, "test_acc"))
+
+    @hookimpl
+    def register_datasets(self, register):
+        register(DatasetSpec("ToyTask", load_toy, "the toy graph, as a task of its own", task="toy-task"))
+
+    @hookimpl
+    def register_heads(self, register):
+        register(MajorityAccuracy())
+
+    @hookimpl
+    def register_pretrainers(self, register):
+        register(PlainForTasks())
+
+
+def test_hook_register_tasks(tmp_path):
+    """A plugin's task: its dataset runs with a head of that task, is stored and tabled with the task's
+    metrics; a head of another task is refused before anything trains; an unknown task name is an error."""
+    with plugin_bench(("toy-plugin", ToyPlugin()), ("task-plugin", TaskPlugin()), entry_points=["slide_plugin"],
+                      folder=tmp_path) as bench:
+        assert bench.registry().task_of("ToyTask").primary == "test_acc"
+        assert run(bench, "--dataset", "ToyTask", "--pretrainer", "plain-any", "--head", "majority-accuracy") == 0
+        assert bench.results()[["dataset", "task", "status"]].values.tolist() == [["ToyTask", "toy-task", "ok"]]
+        table = bench.run("table")
+        assert table.code == 0 and "Acc" in table.out and "toy-task" in table.out and "F1-Mi" not in table.out
+        refused = bench.run("run", "--quiet", "--dataset", "ToyTask", "--pretrainer", "plain-any", "--head", "majority")
+        assert refused.code == 2 and refused.err.count("\n") == 1
+        assert "head 'majority' does not support toy-task" in refused.err and "majority-accuracy" in refused.err
+        refused = bench.run("run", "--quiet", "--dataset", "ToyTask", "--pretrainer", "plain", "--head",
+                            "majority-accuracy")
+        assert refused.code == 2 and "pretrainer 'plain' does not support toy-task" in refused.err
+        assert len(bench.results()) == 1  # nothing ran
+
+    class Unknown:
+        @hookimpl
+        def register_datasets(self, register):
+            register(DatasetSpec("Lost", load_toy, task="no-such-task"))
+
+    with plugin_bench(("lost", Unknown()), folder=tmp_path / "lost") as bench:
+        with pytest.raises(PluginError, match="plugin 'lost': dataset 'Lost' names unknown task"):
+            bench.registry()
 
 
 def test_hook_register_commands(toy):

@@ -6,8 +6,10 @@ import argparse
 from typing import Annotated
 
 from registry.commands.common import add_format_argument, add_store_argument, checked, default_store
+from registry.errors import ConfigError
 from registry.hookspecs import hookimpl
 from registry.options import Range
+from registry.plugins import build_registry
 from registry.store import ResultsStore
 
 
@@ -21,12 +23,17 @@ def run_compare(args: argparse.Namespace) -> int:
     for key, column in (("dataset", "dataset"), ("pretrainer", "pretrainer")):
         if getattr(args, key):
             df = df[df[column].str.lower() == getattr(args, key).lower()]
-    rows = [c.as_row() for c in compare(df, args.a, args.b, args.metric, args.alpha, args.test)]
-    print(f"Paired comparison over pretraining seeds ({args.metric}; A − B; bootstrap 95% CI):")
-    print(render(pd.DataFrame(rows), args.format))
+    if args.metric is not None and len(df) and args.metric not in df.columns:
+        known = sorted(c for c in df.columns if c.startswith(("test_", "val_")))
+        raise ConfigError(f"--metric {args.metric} is not a stored metric; known: {', '.join(known)}")
+    tasks = build_registry().tasks()
+    comparisons = compare(df, args.a, args.b, args.metric, args.alpha, args.test, tasks=tasks)
+    metrics = ", ".join(dict.fromkeys(c.metric for c in comparisons))
+    print(f"Paired comparison over pretraining seeds ({metrics}; A − B; bootstrap 95% CI):")
+    print(render(pd.DataFrame([c.as_row() for c in comparisons]), args.format))
     both = pd.concat([select(df, parse_selector(args.a)), select(df, parse_selector(args.b))])
     print("\nWhere the spread comes from (share of variance from pretraining vs fine-tuning seeds):")
-    print(render(variance_breakdown(both, args.metric).round(3), args.format))
+    print(render(variance_breakdown(both, args.metric, tasks).round(3), args.format))
     return 0
 
 
@@ -35,8 +42,9 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("compare", help="paired comparison of two methods over pretraining seeds")
     p.add_argument("--a", required=True, help="method A, e.g. head=slide,slim=2-half")
     p.add_argument("--b", required=True, help="method B, e.g. head=full,slim=original or head.decorrelation=false")
-    p.add_argument("--metric", default="test_micro_f1", choices=("test_micro_f1", "test_macro_f1"),
-                   help="the score compared")
+    p.add_argument("--metric", default=None,
+                   help="the score compared (default: the primary metric of the dataset's task, e.g. test_micro_f1 "
+                        "for node classification, test_auc for link prediction)")
     p.add_argument("--alpha", type=checked(Annotated[float, Range(0, 1, low_open=True, high_open=True)]),
                    default=0.05, help="significance level of the verdict (default 0.05)")
     p.add_argument("--test", choices=("t", "wilcoxon"), default="t",

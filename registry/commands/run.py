@@ -33,10 +33,10 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr if data else sys.stdout)
     df = runner.store.frame(keys=[r.key for r in resolved])
     if data:
-        frame = summary_data(df)
+        frame = summary_data(df, tasks=runner.registry.tasks())
         print(frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", indent=2))
     else:
-        print(render(summary(df), args.format))
+        print(render(summary(df, runner.registry.tasks()), args.format))
     return report_failures(df)
 
 

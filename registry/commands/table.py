@@ -12,7 +12,6 @@ from registry.commands.common import (add_format_argument, add_names_argument, a
                                      default_store)
 from registry.errors import ConfigError
 from registry.hookspecs import hookimpl
-from registry.metrics import METRICS
 from registry.options import Range
 from registry.plugins import build_registry
 from registry.registry import normalize
@@ -28,8 +27,8 @@ def table(args: argparse.Namespace) -> int:
     store = ResultsStore(args.store or default_store(), read_only=True)
     label = lambda slimmer, head: None  # noqa: E731
     keys = None
+    registry = build_registry()
     if args.spec:
-        registry = build_registry()
         spec = MatrixSpec.load(args.spec, registry)
         keys, row_labels = [], {}
         for group in spec.groups:
@@ -47,13 +46,13 @@ def table(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--{column}s {', '.join(unmatched)} matches no run in {store.path} (it holds "
                                   f"{', '.join(sorted(set(df[column])))})")
             df = df[df[column].map(normalize).isin({normalize(w) for w in wanted})]
-    missing = [m for m in args.metric if m not in df.columns]
+    missing = [m for m in args.metric or () if m not in df.columns]
     if len(df) and missing:
         known = sorted(c for c in df.columns if df[c].dtype.kind in "fi" and c not in ("seed", "finetune_seed"))
         raise ConfigError(f"Unknown metric(s) {', '.join(missing)}. Known: {', '.join(known)}")
     reference = load_reference() if args.vs_reference else None
     mark = significance_marker(df, args.mark_vs, args.alpha) if args.mark_vs else None
-    tables = paper_tables(df, args.metric, label, reference, mark)
+    tables = paper_tables(df, args.metric, label, reference, mark, registry.tasks())
     if mark is not None:
         for table in tables:
             table.notes.append(f"▲ / ▼: better / worse than {args.mark_vs} (paired t over pretraining seeds, "
@@ -72,8 +71,9 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="show published baselines and derived parameter changes beside ours, with their sources")
     add_names_argument(p, "--datasets", "only these datasets (default: all)", old="--dataset")
     add_names_argument(p, "--pretrainers", "only these pretrainers (default: all)", old="--pretrainer")
-    p.add_argument("--metric", nargs="+", default=list(METRICS),
-                   help=f"metric columns under each dataset (default: {' '.join(METRICS)})")
+    p.add_argument("--metric", nargs="+", default=None,
+                   help="metric columns under each dataset (default: each task's, e.g. test_micro_f1 test_macro_f1 "
+                        "for node classification, test_auc test_ap for link prediction)")
     p.add_argument("--mark-vs", default=None, metavar="METHOD",
                    help="mark cells significantly better (▲) or worse (▼) than this method, e.g. head=full,slim=original")
     p.add_argument("--alpha", type=checked(Annotated[float, Range(0, 1, low_open=True, high_open=True)]),

@@ -27,17 +27,24 @@ def random_walk(rowptr: Tensor, col: Tensor, start: Tensor, walk_length: int) ->
     return torch.stack(nodes, dim=1), torch.stack(edges, dim=1)
 
 
-def mask_path(edge_index: Tensor, num_nodes: int, p: float, walk_length: int) -> tuple[Tensor, Tensor]:
-    """Mask the edges walked by uniform random walks from ``round(p · N)`` random start nodes.
+def mask_path(edge_index: Tensor, num_nodes: int, p: float, walk_length: int,
+              start: str = "node") -> tuple[Tensor, Tensor]:
+    """Mask the edges walked by uniform random walks from ``round(p · N)`` random start nodes
+    (``start="node"``) or from the source nodes of the edges kept with probability ``p`` (``"edge"``).
 
     Returns ``(remaining, masked)``; ``remaining`` is made undirected again, so an edge leaves the
     encoder's graph only when both of its directions were walked (as the official ``MaskPath``)."""
+    if start not in ("node", "edge"):
+        raise ValueError(f"start must be 'node' or 'edge', got {start!r}")
     edge_index = sort_edge_index(edge_index, num_nodes=num_nodes)
     row, col = edge_index
-    start = torch.randperm(num_nodes, device=row.device)[: round(num_nodes * p)]
+    if start == "edge":
+        starts = row[torch.rand(row.numel(), device=row.device) <= p]
+    else:
+        starts = torch.randperm(num_nodes, device=row.device)[: round(num_nodes * p)]
     rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=row.device)
     rowptr[1:] = torch.bincount(row, minlength=num_nodes).cumsum(0)
-    _, walked = random_walk(rowptr, col, start, walk_length)
+    _, walked = random_walk(rowptr, col, starts, walk_length)
     keep = torch.ones(row.numel(), dtype=torch.bool, device=row.device)
     keep[walked[walked >= 0]] = False
     return to_undirected(edge_index[:, keep], num_nodes=num_nodes), edge_index[:, ~keep]

@@ -17,26 +17,9 @@ from registry import RunContext
 from registry.heads import model_features
 from registry.numerics import FiniteWatch
 from slide_plugin.nn import GCNBlock, StackEncoder
+from slide_plugin.nn.link import MLPDecoder
 from slide_plugin.pretrainers.edge_masking import mask_edge, mask_path
 from slide_plugin.pretrainers.maskgae import MaskGAEOptions
-
-
-class MLPDecoder(nn.Module):
-    """``layers`` linear layers ``in → hidden → … → 1`` with ReLU between them; the edge decoder
-    applies dropout before each hidden layer, the degree decoder after it and a final ReLU."""
-
-    def __init__(self, in_dim: int, hidden: int, layers: int, dropout: float, degree_head: bool):
-        super().__init__()
-        dims = [in_dim] + [hidden] * (layers - 1) + [1]
-        self.mlps = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.dropout = nn.Dropout(dropout)
-        self.degree_head = degree_head
-
-    def forward(self, x: Tensor) -> Tensor:
-        for mlp in self.mlps[:-1]:
-            x = F.relu(self.dropout(mlp(x))) if self.degree_head else F.relu(mlp(self.dropout(x)))
-        x = self.mlps[-1](x)
-        return F.relu(x) if self.degree_head else x
 
 
 def build_encoder(in_dim: int, o: MaskGAEOptions) -> StackEncoder:
@@ -48,11 +31,17 @@ def build_encoder(in_dim: int, o: MaskGAEOptions) -> StackEncoder:
 
 
 class MaskGAEModel(nn.Module):
-    def __init__(self, in_dim: int, o: MaskGAEOptions):
+    """An encoder with MaskGAE's edge and degree decoders; ``start`` chooses the walks' start nodes of
+    ``mask="path"``: ``round(p · N)`` random nodes (``"node"``) or the sources of edges kept with
+    probability ``p`` (``"edge"``, the official link-prediction setting). An ``edge_decoder`` given is
+    trained in place (a :class:`~slide_plugin.nn.link.LinkPredictor`'s)."""
+
+    def __init__(self, encoder: StackEncoder, o: Any, start: str = "node", edge_decoder: MLPDecoder | None = None):
         super().__init__()
-        self.options = o
-        self.encoder = build_encoder(in_dim, o)
-        self.edge_decoder = MLPDecoder(o.hidden_channels, o.decoder_channels, o.decoder_layers, o.decoder_dropout, False)
+        self.options, self.start = o, start
+        self.encoder = encoder
+        self.edge_decoder = edge_decoder or MLPDecoder(o.hidden_channels, o.decoder_channels, o.decoder_layers,
+                                                       o.decoder_dropout, False)
         self.degree_decoder = MLPDecoder(o.hidden_channels, o.decoder_channels, o.decoder_layers, o.decoder_dropout, True)
 
     def code(self, x: Tensor, edge_index: Tensor) -> Tensor:
@@ -66,7 +55,7 @@ class MaskGAEModel(nn.Module):
         o, n = self.options, x.size(0)
         self.train()
         if o.mask == "path":
-            remaining, masked = mask_path(edge_index, n, o.p, walk_length=o.encoder_layers + 1)
+            remaining, masked = mask_path(edge_index, n, o.p, walk_length=o.encoder_layers + 1, start=self.start)
         else:
             remaining, masked = mask_edge(edge_index, n, o.p)
         negatives = negative_sampling(add_self_loops(edge_index)[0], num_nodes=n, num_neg_samples=masked.size(1))
@@ -99,17 +88,27 @@ class MaskGAEModel(nn.Module):
 
 
 def pretrain(data: Data, options: MaskGAEOptions, ctx: RunContext) -> nn.Module:
-    """Pretrain a MaskGAE model; returns its encoder (best validation AUC) in eval mode."""
+    """Pretrain a MaskGAE model for node classification; returns its encoder (best validation AUC on its
+    own link split, ``RandomLinkSplit`` 10% val / 5% test) in eval mode."""
     o = options
     graph = Data(x=data.x, edge_index=data.edge_index, num_nodes=data.num_nodes)
     split = T.RandomLinkSplit(num_val=0.1, num_test=0.05, is_undirected=True, split_labels=True,
                               add_negative_train_samples=False)
     train, val, _ = split(graph)
-    train_edges = (graph if o.full_data else train).edge_index.to(ctx.device)
-    val_graph = val.edge_index.to(ctx.device)
-    val_pos, val_neg = val.pos_edge_label_index.to(ctx.device), val.neg_edge_label_index.to(ctx.device)
-    model = MaskGAEModel(data.num_features, o).to(ctx.device)
-    x = model_features(model.encoder, data.x.to(ctx.device))  # CSR for bag-of-words inputs
+    model = MaskGAEModel(build_encoder(data.num_features, o), o).to(ctx.device)
+    train_loop(model, model.encoder, data.x, (graph if o.full_data else train).edge_index, val.edge_index,
+               val.pos_edge_label_index, val.neg_edge_label_index, ctx)
+    return model.encoder.eval()
+
+
+def train_loop(model: MaskGAEModel, kept: nn.Module, x: Tensor, train_edges: Tensor, val_graph: Tensor,
+               val_pos: Tensor, val_neg: Tensor, ctx: RunContext) -> None:
+    """MaskGAE's pretraining epochs on ``train_edges``; every ``eval_period`` epochs the validation AUC of
+    ``val_pos`` against ``val_neg`` (encoding ``val_graph``) decides whether ``kept`` (a part of ``model``)
+    is saved; the best saved state is loaded back at the end."""
+    o, device = model.options, ctx.device
+    train_edges, val_graph, val_pos, val_neg = (t.to(device) for t in (train_edges, val_graph, val_pos, val_neg))
+    x = model_features(model.encoder, x.to(device))  # CSR for bag-of-words inputs
     optimizer = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     best_auc, best_state = 0.0, None
     bar = ctx.progress(range(1, o.epochs + 1), desc="pretrain maskgae", unit="epoch")
@@ -121,10 +120,9 @@ def pretrain(data: Data, options: MaskGAEOptions, ctx: RunContext) -> nn.Module:
         if epoch % o.eval_period == 0:
             entry["val_auc"] = model.auc(x, val_graph, val_pos, val_neg)
             if entry["val_auc"] > best_auc:
-                best_auc, best_state = entry["val_auc"], copy.deepcopy(model.encoder.state_dict())
+                best_auc, best_state = entry["val_auc"], copy.deepcopy(kept.state_dict())
         ctx.log(**entry)
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
     if best_state is not None:
-        model.encoder.load_state_dict(best_state)
-    return model.encoder.eval()
+        kept.load_state_dict(best_state)
