@@ -20,6 +20,7 @@ from registry.registry import Registry
 from registry.runner import Cell, Runner
 from registry.seed import seed_everything
 from registry.store import ResultsStore
+from registry.tasks import BY_NAME, NODE
 from slide_plugin import slimming
 from slide_plugin.heads.full import FullFineTune
 from slide_plugin.heads.linear import LinearProbe
@@ -155,6 +156,7 @@ def test_grace_loss_matches_definition():
 
 def test_grace_out_of_memory_is_recorded_as_oom(tmp_path):
     registry = Registry()
+    registry.add("task", BY_NAME[NODE], "test")
     registry.add("dataset", DatasetSpec("tiny", lambda root, split_seed=0: tiny_graph()), "test")
     registry.add("pretrainer", GRACE(), "test")
     registry.add("head", LinearProbe(), "test")
