@@ -11,6 +11,7 @@ Format (every key optional except the axes that end up empty)::
     seeds = [0, 1, 2, 3, 4]            # pretraining seeds: each pretrains (once, then cached)
     finetune_seeds = [0]               # fine-tuning seeds: heads re-run on the same encoder
     preset = "official"                # or "quick"
+    percent_of = "LP"                  # optional: also each row's means in % of this row's ("X (% of LP)")
 
     [set]                              # options of every cell: section.option = value
     pretrain.epochs = 100              # sections: pretrain, slim, head
@@ -65,7 +66,7 @@ from registry.runner import Cell
 NAME_AXES = {"datasets": "dataset", "pretrainers": "pretrainer", "slimmers": "slimmer", "heads": "head"}
 SEED_AXES = ("seeds", "finetune_seeds")
 GROUP_KEYS = (*NAME_AXES, *SEED_AXES, "preset", "set", "overrides")
-TOP_KEYS = ("name", "description", "labels", "group", "executor", *GROUP_KEYS)
+TOP_KEYS = ("name", "description", "labels", "percent_of", "group", "executor", *GROUP_KEYS)
 BLOCK_KEYS = (*GROUP_KEYS, "label")
 DEFAULTS: dict[str, Any] = {"slimmers": ["original"], "heads": ["linear"], "seeds": [0], "finetune_seeds": [0],
                             "preset": "official"}
@@ -161,6 +162,7 @@ class MatrixSpec:
     labels: dict[str, str] = field(default_factory=dict)
     source: str = ""
     executor: dict[str, Any] = field(default_factory=dict)  # [executor]: name and options
+    percent_of: str | None = None  # a row label: tables add each row's means in % of its
 
     @classmethod
     def load(cls, name_or_path: str | Path, registry: Registry | None = None) -> "MatrixSpec":
@@ -202,8 +204,11 @@ class MatrixSpec:
         executor = raw.get("executor", {})
         if not isinstance(executor, dict):
             raise ConfigError(f"{where}: [executor] must be a table (name = \"pool\", options)")
+        percent_of = raw.get("percent_of")
+        if percent_of is not None and not isinstance(percent_of, str):
+            raise ConfigError(f"{where}: percent_of must be a row label, got {percent_of!r}")
         return cls(str(raw.get("name", default_name)), str(raw.get("description", "")), groups, labels, source,
-                   executor)
+                   executor, percent_of)
 
     @staticmethod
     def _group(raw: dict[str, Any], base: dict[str, Any], sets: Sets, overrides: dict[str, Sets], where: str) -> Group:

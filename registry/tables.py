@@ -139,9 +139,11 @@ def paper_tables(
     reference: pd.DataFrame | None = None,
     mark: Callable[[pd.DataFrame, str], str] | None = None,
     tasks: Tasks = BY_NAME,
+    percent_of: str | None = None,
 ) -> list[PaperTable]:
     """Paper-shaped tables from the store's frame (all statuses), one per (task, pretrainer, preset),
-    showing ``metrics`` (default: each task's own); ``label(slimmer, head)`` names rows;
+    showing ``metrics`` (default: each task's own); ``label(slimmer, head)`` names rows; with
+    ``percent_of`` (a row name), every other row's means also as a percentage of that row's (:func:`percent_rows`);
     ``mark(cell runs, metric)`` appends a marker to a cell (see :func:`registry.compare.significance_marker`)."""
     chosen, labels = metrics, metric_labels(tasks.values())
     tables = []
@@ -188,11 +190,13 @@ def paper_tables(
                 if len(pct) and abs(pct.mean()) >= 0.05:
                     changes.setdefault(slimmer, change)
             rows[name] = row
+        data = pd.DataFrame(data)
+        kept = percent_rows(data, percent_of, datasets, metrics) if percent_of in rows else {}
+        rows |= kept
         for slimmer, change in changes.items():
             rows["Change-Param" if len(changes) == 1 else f"Change-Param ({slimmer})"] = change
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
         frame.index.name = "Method"
-        data = pd.DataFrame(data)
         runs = _seed_sets(data)
         if len(runs) == 1:  # every cell over the same seeds: n once, in the title, not in every cell
             frame = frame.map(lambda text: text.replace(f" (n={data['runs_ok'].iloc[0]})", ""))
@@ -202,6 +206,8 @@ def paper_tables(
                          "with a spec (slide-bench table SPEC)")
         if changes:
             notes.append("Change-Param: change in the encoder's parameter count against the original encoder")
+        if kept:
+            notes.append(f"% of {percent_of}: a row's mean as a percentage of {percent_of}'s mean on the same dataset")
         if preset == "quick":
             notes.append("smoke run (preset quick: a few epochs): these scores are not comparable to published "
                          "ones; the official settings are the default preset (e.g. slide-bench matrix table3)")
@@ -215,6 +221,25 @@ def paper_tables(
         title = f"{pretrainer} (preset {preset}, {task}, {int((part['status'] == 'ok').sum())} runs ok{seeds})"
         tables.append(PaperTable(title, frame, notes, data))
     return tables
+
+
+def percent_rows(data: pd.DataFrame, base: str, datasets: list[str], metrics: list[str]) -> dict[str, list[str]]:
+    """``"<row> (% of <base>)"`` rows: per dataset and metric, 100 × the row's mean / ``base``'s mean (how much
+    of the base score a slimmed model keeps), from :func:`cell_stats` records ``data`` (one per method and dataset)."""
+    means = data.set_index(["method", "dataset"])
+    out = {}
+    for method in dict.fromkeys(data["method"]):
+        if method == base:
+            continue
+        row = []
+        for dataset in datasets:
+            for metric in metrics:
+                column = f"{metric}_mean"
+                have = (method, dataset) in means.index and (base, dataset) in means.index
+                ours, theirs = (means.at[(method, dataset), column], means.at[(base, dataset), column]) if have else (None, None)
+                row.append(f"{100 * ours / theirs:.1f}%" if have and pd.notna(ours) and pd.notna(theirs) and theirs else "")
+        out[f"{method} (% of {base})"] = row
+    return out
 
 
 def _seed_sets(data: pd.DataFrame) -> set[tuple[str, str, int]]:

@@ -43,7 +43,10 @@ def test_plugins_lists_plugins_and_what_they_registered(capsys):
     assert listed["slimmers"].split(", ")[:7] == NAMED_SLIMMERS
     assert {"linear", "full"} <= set(listed["heads"].split(", "))
     core = lines.index("registry.datasets (built-in)")
-    assert lines[core + 1] == "  datasets: Cora, CiteSeer, PubMed, Photo, Computers, ogbn-arxiv"
+    assert lines[core + 1] == ("  datasets: Cora, CiteSeer, PubMed, Photo, Computers, ogbn-arxiv, Cora-link, "
+                               "CiteSeer-link, PubMed-link")
+    tasks = lines.index("registry.tasks (built-in)")
+    assert lines[tasks + 1] == "  tasks: node-classification, link-prediction, graph-classification"
 
 
 def test_plugins_json(capsys):
@@ -54,7 +57,8 @@ def test_plugins_json(capsys):
     assert "graphmae" in slide["registered"]["pretrainer"]
     assert slide["registered"]["slimmer"][:7] == NAMED_SLIMMERS
     assert listing["registry.datasets"]["registered"] == {
-        "dataset": ["Cora", "CiteSeer", "PubMed", "Photo", "Computers", "ogbn-arxiv"]}
+        "dataset": ["Cora", "CiteSeer", "PubMed", "Photo", "Computers", "ogbn-arxiv", "Cora-link", "CiteSeer-link",
+                    "PubMed-link"]}
     assert listing["registry.commands.run"]["hooks"] == ["register_commands"]
 
 

@@ -68,3 +68,22 @@ def test_a_store_written_before_tasks_reads_as_node_classification(tmp_path):
     ResultsStore(path)  # opened to write: the columns are added
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT task, required FROM runs").fetchall() == [(NODE, None)]
+
+
+def test_link_tables_show_the_task_metrics_and_percent_of_a_row(tmp_path):
+    from registry.tables import paper_tables, render_tables
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    link = BY_NAME[LINK].required_metrics
+    for seed, (original, half) in enumerate([(90.0, 45.0), (92.0, 46.0)]):
+        for slimmer, auc, change in (("original", original, 0.0), ("half", half, -50.0)):
+            metrics = dict.fromkeys(link, 1.0) | {"test_auc": auc, "test_ap": 80.0, "param_change_pct": change}
+            store.write(_row(f"{slimmer}{seed}", task=LINK, required=list(link), metrics=metrics)
+                        | {"slimmer": slimmer, "seed": seed, "config": {"slimmer": slimmer}})
+    label = {"original": "Original", "half": "Half"}
+    (table,) = paper_tables(store.frame(), label=lambda slimmer, head: label[slimmer], percent_of="Original")
+    assert list(table.frame.columns) == [("D", "AUC"), ("D", "AP")]
+    assert table.frame.loc["Original", ("D", "AUC")] == "91.00 ± 1.00"
+    assert table.frame.loc["Half (% of Original)"].tolist() == ["50.0%", "100.0%"]  # AUC 45.5 / 91, AP 80 / 80
+    assert table.frame.loc["Change-Param", ("D", "AUC")] == "-50.0%"
+    assert "link-prediction" in table.title and "F1" not in render_tables([table])

@@ -79,7 +79,7 @@ def matrix(args: argparse.Namespace) -> int:
     counts = df["status"].value_counts().to_dict()
     print(f"matrix '{spec.name}' done in {time.perf_counter() - start:.1f}s: "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), flush=True)
-    print(render_tables(paper_tables(df, label=spec.label, tasks=runner.registry.tasks()), args.format), end="")
+    print(render_tables(paper_tables(df, label=spec.label, tasks=runner.registry.tasks(), percent_of=spec.percent_of), args.format), end="")
     return report_failures(df)
 
 

@@ -26,7 +26,7 @@ def table(args: argparse.Namespace) -> int:
 
     store = ResultsStore(args.store or default_store(), read_only=True)
     label = lambda slimmer, head: None  # noqa: E731
-    keys = None
+    keys, percent_of = None, None
     registry = build_registry()
     if args.spec:
         spec = MatrixSpec.load(args.spec, registry)
@@ -35,7 +35,7 @@ def table(args: argparse.Namespace) -> int:
             planned = Runner(registry, store, None, None).plan(spec.group_cells(registry, group), force=True)[0]
             keys += [r.key for r in planned]
             row_labels.update({r.key: group.label for r in planned if group.label})
-        label = spec.label
+        label, percent_of = spec.label, spec.percent_of
     df = store.frame(keys)
     if keys is not None:
         df = df.assign(row_label=df["key"].map(row_labels)) if len(df) else df
@@ -52,7 +52,7 @@ def table(args: argparse.Namespace) -> int:
         raise ConfigError(f"Unknown metric(s) {', '.join(missing)}. Known: {', '.join(known)}")
     reference = load_reference() if args.vs_reference else None
     mark = significance_marker(df, args.mark_vs, args.alpha) if args.mark_vs else None
-    tables = paper_tables(df, args.metric, label, reference, mark, registry.tasks())
+    tables = paper_tables(df, args.metric, label, reference, mark, registry.tasks(), percent_of)
     if mark is not None:
         for table in tables:
             table.notes.append(f"▲ / ▼: better / worse than {args.mark_vs} (paired t over pretraining seeds, "
