@@ -104,6 +104,10 @@ def analyze_params(args: argparse.Namespace) -> int:
             continue
         for pretrainer_name in args.pretrainers or registry.names("pretrainer"):
             pretrainer = registry.get("pretrainer", pretrainer_name)
+            if spec.task not in pretrainer.tasks:  # e.g. a node-classification pretrainer on a link dataset
+                if args.pretrainers and args.datasets:
+                    print(f"skipped {pretrainer.name} on {spec.name}: it does not support {spec.task}", file=sys.stderr)
+                continue
             options = resolve_options(pretrainer, spec.name, pretrainer.name, args.preset, sets["pretrain"],
                                       registry.supplied_overrides("pretrainer", pretrainer.name))
             slimmers = [(s, resolve_options(s, spec.name, pretrainer.name, args.preset, sets["slim"],
@@ -130,11 +134,11 @@ def analyze_params(args: argparse.Namespace) -> int:
 def params_table(df: pd.DataFrame) -> pd.DataFrame:
     """Tables 8/9 layout: rows (pretrainer, strategy, GNN | Linear), one column per dataset."""
     gnn = df.assign(part="GNN (frozen)", cell=[f"{g:,} ({c:+.1f}%)" for g, c in zip(df["gnn_params"], df["gnn_change_pct"])])
-    linear = df.assign(part="Linear (fine-tuned)", cell=[f"{n:,}" for n in df["linear_params"]])
+    linear = df.assign(part="Linear (fine-tuned)", cell=[f"{int(n):,}" if pd.notna(n) else "–" for n in df["linear_params"]])
     long = pd.concat([gnn, linear])
     table = long.pivot_table(index=["pretrainer", "slimmer", "part"], columns="dataset", values="cell", aggfunc="first",
                              sort=False)
-    return table.reindex(columns=list(dict.fromkeys(df["dataset"]))).reset_index()
+    return table.reindex(columns=list(dict.fromkeys(df["dataset"]))).fillna("").reset_index()  # "": not of that task
 
 
 def plot_decorrelation(args: argparse.Namespace, store: ResultsStore) -> int:

@@ -92,8 +92,9 @@ def embedding_dim(encoder: nn.Module, data: Data) -> int:
 def parameter_rows(pretrainer: Pretrainer, options: Any, data: Data,
                    slimmers: Sequence[tuple[Slimmer, Any]], seed: int = 0) -> list[dict[str, Any]]:
     """Tables 8/9: per slimming strategy, the frozen GNN's parameters and the fine-tunable linear
-    classifier's (``embedding_dim × C + C``), counted on real (untrained) modules built from the
-    pretrainer's options, and the GNN's change against the unslimmed encoder in percent."""
+    classifier's (``embedding_dim × C + C``; None for data without classes, such as a link-prediction
+    graph), counted on real (untrained) modules built from the pretrainer's options, and the GNN's
+    change against the unslimmed encoder in percent."""
     encoder = pretrainer.init_encoder(data, options)
     if encoder is None:
         raise ConfigError(f"pretrainer '{pretrainer.name}' cannot build an untrained encoder (no 'init_encoder')")
@@ -102,8 +103,9 @@ def parameter_rows(pretrainer: Pretrainer, options: Any, data: Data,
     for slimmer, slim_options in slimmers:
         slim = slimmer.slim(encoder, slim_options, seed)
         gnn, dim = count_parameters(slim), embedding_dim(slim, data)
-        linear = count_parameters(make_classifier(dim, data.num_classes))
+        classes = getattr(data, "num_classes", None)
+        linear = count_parameters(make_classifier(dim, classes)) if classes else None
         rows.append(dict(slimmer=slimmer.name, gnn_params=gnn, linear_params=linear,
                          gnn_change_pct=100.0 * (gnn - original) / original, embedding_dim=dim,
-                         num_features=int(data.num_features), num_classes=int(data.num_classes)))
+                         num_features=int(data.num_features), num_classes=int(classes) if classes else None))
     return rows

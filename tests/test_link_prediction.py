@@ -154,3 +154,28 @@ def test_each_seed_pretrains_a_new_model(tmp_path, capsys):
     assert df["seed"].tolist() == [0, 1] and df["task"].unique().tolist() == ["link-prediction"]
     assert df["test_auc"].nunique() == 2  # independent pretrainings, not one model trained on
     assert build_registry().task_of("Cora-link").primary == "test_auc"
+
+
+def test_cora_parameter_counts_match_the_derived_ones():
+    """paper.md §2.4: the link-prediction encoder on Cora (1 GCN layer of 128 + BN) has 183,808 parameters,
+    its Half 91,904; the edge decoder (128 → 64 → 1) adds 8,321 and, reading half the units, 4,225."""
+    from registry.metrics import count_parameters
+    from torch_geometric.data import Data
+
+    pretrainer = MaskGAELink()
+    options = pretrainer.Options(**pretrainer.overrides["Cora-link"])
+    full = pretrainer.init_encoder(Data(x=torch.zeros(1, 1433)), options)
+    half = slim_encoder(full, [0.5])
+    assert (count_parameters(full.encoder), count_parameters(half.encoder)) == (183_808, 91_904)
+    assert (count_parameters(full.decoder), count_parameters(half.decoder)) == (8_321, 4_225)
+
+
+def test_redundancy_analyses_take_the_link_predictor(pubmed_link):
+    from slide_plugin.redundancy import parameter_rows, slim_vs_original
+
+    records = slim_vs_original(predictor(2), pubmed_link.x, pubmed_link.edge_index, rates=(0.0, 0.5))
+    assert {(r["scope"], r["rate"], r["layer"]) for r in records} >= {("all", 0.5, 1), ("l2", 0.5, 2)}
+    assert all(r["cka"] == pytest.approx(1.0, abs=1e-5) for r in records if r["rate"] == 0.0)
+    pretrainer, half = MaskGAELink(), next(s for s in SLIMMERS if s.name == "half")
+    (row,) = parameter_rows(pretrainer, pretrainer.Options(), pubmed_link, [(half, half.default_options())])
+    assert row["linear_params"] is None and row["num_classes"] is None and -51 < row["gnn_change_pct"] < -49

@@ -72,6 +72,10 @@ class LinkPredictor(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         return self.encoder(x, edge_index)
 
+    def layer_outputs(self, x: Tensor, edge_index: Tensor) -> list[Tensor]:
+        """Every encoder layer's output (for the redundancy analyses)."""
+        return self.encoder.layer_outputs(x, edge_index)
+
     def edge_logits(self, z: Tensor, edges: Tensor) -> Tensor:
         """Logits ``[k]`` of the edges ``[2, k]`` from node embeddings ``z``."""
         return self.decoder(z[edges[0]] * z[edges[1]]).squeeze(-1)
