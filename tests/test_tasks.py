@@ -87,3 +87,14 @@ def test_link_tables_show_the_task_metrics_and_percent_of_a_row(tmp_path):
     assert table.frame.loc["Half (% of Original)"].tolist() == ["50.0%", "100.0%"]  # AUC 45.5 / 91, AP 80 / 80
     assert table.frame.loc["Change-Param", ("D", "AUC")] == "-50.0%"
     assert "link-prediction" in table.title and "F1" not in render_tables([table])
+
+
+@pytest.mark.parametrize("name", list(BY_NAME))
+def test_describe_task_names_its_metrics_and_components(name, capsys):
+    from registry.cli import main
+
+    assert main(["describe", "task", name]) == 0
+    out = capsys.readouterr().out
+    assert f"compare uses {BY_NAME[name].primary}" in out and "datasets:" in out and "heads:" in out
+    if name == LINK:
+        assert "datasets: Cora-link, CiteSeer-link, PubMed-link" in out and "heads: link-eval, link-full, link-slide" in out

@@ -59,9 +59,21 @@ def describe(args: argparse.Namespace) -> int:
     version = f" (version {obj.version})" if hasattr(obj, "version") else ""
     print(f"{kind} '{obj.name}'{version}: {obj.description}")
     print(f"provided by {_provider(plugin)}")
+    if kind in ("head", "pretrainer"):
+        print(f"tasks: {', '.join(obj.tasks)}")
     if kind == "head":
         print(f"default slimmer: {obj.default_slimmer}")
     if kind == "dataset":
+        print(f"task: {obj.task}")
+        return 0
+    if kind == "task":
+        print(f"a dataset provides: {obj.provides}")
+        print(f"every head reports: {', '.join(obj.required_metrics)}; tables show "
+              f"{', '.join(f'{m} ({label})' for m, label in obj.metrics.items())}; compare uses {obj.primary}")
+        for what in ("dataset", "pretrainer", "head"):
+            names = [e.obj.name for e in registry.entries[what].values()
+                     if obj.name in ((e.obj.task,) if what == "dataset" else e.obj.tasks)]
+            print(f"{what}s: {', '.join(names) or '(none)'}")
         return 0
     if kind == "spec":
         print(f"file: {obj.path}")
