@@ -210,9 +210,12 @@ def method_id(config: dict[str, Any]) -> str:
 
 
 def primary_metric(runs: pd.DataFrame, tasks: Mapping[str, Task] = BY_NAME) -> str:
-    """The primary metric of the task of ``runs`` (node classification's for runs stored before tasks)."""
+    """The primary metric of the task of ``runs`` (node classification's for runs stored before tasks; for a
+    task no plugin registers now, the first test metric its runs required)."""
     task = runs["task"].iloc[0] if "task" in runs and len(runs) else NODE
-    return tasks[task].primary
+    if task in tasks:
+        return tasks[task].primary
+    return next(m for m in runs["required"].iloc[0] if m.startswith("test_"))
 
 
 def variance_breakdown(df: pd.DataFrame, metric: str | None = None, tasks: Mapping[str, Task] = BY_NAME) -> pd.DataFrame:

@@ -43,9 +43,17 @@ def _seeds(values: pd.Series) -> str:
 
 
 def default_metrics(df: pd.DataFrame, tasks: Tasks = BY_NAME) -> list[str]:
-    """The table metrics of every task in ``df`` (node classification's for a frame without runs)."""
-    names = dict.fromkeys(df["task"]) if "task" in df and len(df) else [NODE]
-    return list(dict.fromkeys(metric for name in names for metric in tasks[name].metrics))
+    """The table metrics of every task in ``df`` (node classification's for a frame without runs); for a
+    task no plugin registers now, the test metrics its rows required."""
+    if "task" not in df or not len(df):
+        return list(tasks[NODE].metrics)
+    metrics: dict[str, None] = {}
+    for name, part in df.groupby("task", sort=False):
+        if name in tasks:
+            metrics |= dict.fromkeys(tasks[name].metrics)
+        else:
+            metrics |= dict.fromkeys(m for required in part["required"] for m in required if m.startswith("test_"))
+    return list(metrics)
 
 
 def cell_stats(part: pd.DataFrame, metrics: Iterable[str]) -> dict[str, object]:
@@ -151,7 +159,7 @@ def paper_tables(
     if "task" not in df:
         df = df.assign(task=NODE)
     for (task, pretrainer, preset), part in df.groupby(["task", "pretrainer", "preset"], sort=False):
-        metrics = list(tasks[task].metrics) if chosen is None else list(chosen)
+        metrics = default_metrics(part, tasks) if chosen is None else list(chosen)
         ref = _Reference(reference if preset == "official" else None)  # references are of the official configs
         datasets = list(dict.fromkeys(part["dataset"]))
         # The same (slimmer, head, dataset) run with other options: numbered variants, never averaged together.
