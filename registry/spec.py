@@ -37,7 +37,9 @@ Format (every key optional except the axes that end up empty)::
     workers = 4                        # the executor's options, e.g. slurm: partition, time, gpus_per_run
 
 The cells are the union over groups (the top level alone when there is none) of the product
-dataset × pretrainer × seed × slimmer × head × fine-tuning seed, duplicates removed. ``"*"``
+dataset × pretrainer × seed × slimmer × head × fine-tuning seed, duplicates removed; where a group
+takes ``"*"`` datasets, pretrainers or heads, the combinations whose pretrainer or head does not support
+the dataset's task (:mod:`registry.tasks`) are left out. ``"*"``
 expands to the registry's names, so a strategy added by a third-party plugin is picked up with
 no change here. Option precedence per cell: component defaults → official per-dataset values →
 preset → ``[set]`` → ``[overrides.<dataset>]`` → group ``set`` → group ``overrides`` → ``--set``.
@@ -59,7 +61,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from registry.config import PRESETS, SECTIONS
-from registry.errors import ConfigError
+from registry.errors import ConfigError, UnknownNameError
 from registry.registry import Registry, normalize
 from registry.runner import Cell
 
@@ -248,9 +250,12 @@ class MatrixSpec:
         if stray:
             raise ConfigError(f"spec '{self.name}': [overrides.{stray[0]}] names no dataset of the spec "
                               f"({', '.join(names['datasets'])})")
+        starred = any("*" in group.axes[axis] for axis in ("datasets", "pretrainers", "heads"))
         for dataset, pretrainer, seed, slimmer, head, ft_seed in itertools.product(
                 names["datasets"], names["pretrainers"], group.axes["seeds"], names["slimmers"],
                 names["heads"], group.axes["finetune_seeds"]):
+            if starred and not _supports(registry, dataset, pretrainer, head):
+                continue  # "*" means all that fit the dataset's task; named pairs are checked (refused) by the runner
             sets = _merge(group.sets, group.overrides.get(normalize(dataset), {}), extra_sets or {})
             triples = tuple((s, o, _text(v)) for s in SECTIONS for o, v in sorted(sets.get(s, {}).items()))
             out[Cell(dataset, pretrainer, slimmer, head, seed, ft_seed, group.preset, triples)] = None
@@ -265,6 +270,16 @@ class MatrixSpec:
     def label(self, slimmer: str, head: str) -> str | None:
         by_key = {normalize(k): v for k, v in self.labels.items()}
         return by_key.get(normalize(f"{slimmer}/{head}"))
+
+
+def _supports(registry: Registry, dataset: str, pretrainer: str, head: str) -> bool:
+    """Whether the pretrainer and the head support the dataset's task (unknown names: yes, the runner
+    reports them)."""
+    try:
+        task = registry.task_of(dataset).name
+        return task in registry.get("pretrainer", pretrainer).tasks and task in registry.get("head", head).tasks
+    except UnknownNameError:
+        return True
 
 
 AXIS_OF = {"dataset": "dataset", "pretrainer": "pretrainer", "slimmer": "slimmer", "head": "head",

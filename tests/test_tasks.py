@@ -98,3 +98,19 @@ def test_describe_task_names_its_metrics_and_components(name, capsys):
     assert f"compare uses {BY_NAME[name].primary}" in out and "datasets:" in out and "heads:" in out
     if name == LINK:
         assert "datasets: Cora-link, CiteSeer-link, PubMed-link" in out and "heads: link-eval, link-full, link-slide" in out
+
+
+def test_a_star_in_a_spec_takes_only_what_fits_the_dataset_task():
+    from registry.plugins import build_registry
+    from registry.spec import MatrixSpec
+
+    registry = build_registry()
+    heads = MatrixSpec.from_dict(dict(datasets=["Cora", "Cora-link"], pretrainers=["maskgae", "maskgae-link"],
+                                      heads=["*"])).cells(registry)
+    assert {(c.dataset, c.pretrainer, c.head) for c in heads if c.head.startswith("link")} == {
+        ("Cora-link", "maskgae-link", h) for h in ("link-eval", "link-full", "link-slide")}
+    assert {(c.dataset, c.pretrainer) for c in heads} == {("Cora", "maskgae"), ("Cora-link", "maskgae-link")}
+    datasets = MatrixSpec.from_dict(dict(datasets=["*"], pretrainers=["grace"], heads=["linear"])).cells(registry)
+    assert not any(c.dataset.endswith("-link") for c in datasets) and any(c.dataset == "Cora" for c in datasets)
+    named = MatrixSpec.from_dict(dict(datasets=["Cora-link"], pretrainers=["grace"], heads=["linear"])).cells(registry)
+    assert len(named) == 1  # named pairs stay: the runner refuses them with one line
