@@ -13,6 +13,7 @@ from registry.components import RunContext
 from registry.datasets import BUILTIN, load_dataset
 from registry.linksplit import link_split
 from registry.plugins import build_registry
+from registry.seed import seed_everything
 from registry.slimming import slim_encoder
 from registry.store import ResultsStore
 from slide_plugin.heads.link import LinkEval, LinkFineTune, LinkSlide
@@ -179,3 +180,20 @@ def test_redundancy_analyses_take_the_link_predictor(pubmed_link):
     pretrainer, half = MaskGAELink(), next(s for s in SLIMMERS if s.name == "half")
     (row,) = parameter_rows(pretrainer, pretrainer.Options(), pubmed_link, [(half, half.default_options())])
     assert row["linear_params"] is None and row["num_classes"] is None and -51 < row["gnn_change_pct"] < -49
+
+
+@pytest.mark.parametrize("head", [LinkFineTune(), LinkSlide()], ids=lambda h: h.name)
+def test_test_edges_do_not_steer_selection(head, pubmed_link):
+    """Other test non-edges change the test scores, and nothing that selection used."""
+    other = pubmed_link.clone()
+    other.test_neg_edge_index = pubmed_link.test_neg_edge_index.flip(0)[:, torch.randperm(161)] % 100
+    runs = []
+    for data in (pubmed_link, other):
+        model = predictor(1)
+        seed_everything(0)  # PyG samples non-edges with Python's random module
+        runs.append((head.fit(model, data, head.Options(**head.quick), RunContext(CPU)), model))
+    (first, a), (second, b) = runs
+    assert first["test_ap"] != second["test_ap"]
+    for key in ("best_epoch", "val_auc", "val_ap"):
+        assert first[key] == second[key], key
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
