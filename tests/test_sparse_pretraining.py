@@ -15,7 +15,7 @@ from slide_plugin.nn import GCNBlock
 from slide_plugin.pretrainers.grace import GRACE, GRACEOptions
 from slide_plugin.pretrainers.grace_model import GRACEModel, drop_feature
 from slide_plugin.pretrainers.maskgae import MaskGAE, MaskGAEOptions
-from slide_plugin.pretrainers.maskgae_model import MaskGAEModel
+from slide_plugin.pretrainers.maskgae_model import MaskGAEModel, build_encoder
 
 
 def loss_and_grads(model: torch.nn.Module, loss) -> list[torch.Tensor]:
@@ -56,7 +56,7 @@ def test_maskgae_code_and_gradients_equal_from_csr():
     torch.manual_seed(0)
     o = MaskGAEOptions(encoder_channels=8, hidden_channels=4, encoder_dropout=0.0)  # no BatchNorm: its bias
     # gradients are zero up to rounding, which no relative tolerance compares
-    model = MaskGAEModel(x.size(1), o).train()
+    model = MaskGAEModel(build_encoder(x.size(1), o), o).train()
     results = []
     for features in (x, x.to_sparse_csr()):
         results.append(loss_and_grads(model, lambda: model.code(features, edge_index).square().sum()))
