@@ -61,7 +61,8 @@ def targets(spec: MatrixSpec, registry: Any, extra_sets: dict[str, dict[str, Any
             row = group.label or spec.label(cell.slimmer, cell.head) or f"{cell.slimmer}/{cell.head}"
             target = Target(cell.dataset, cell.pretrainer, cell.slimmer, cell.head, cell.preset, cell.sets, row)
             out.setdefault((*dataclasses.astuple(target)[:-1],), target)
-    return list(out.values())
+    datasets = list(dict.fromkeys(t.dataset for t in out.values()))
+    return sorted(out.values(), key=lambda t: datasets.index(t.dataset))  # a dataset's methods together
 
 
 @dataclass

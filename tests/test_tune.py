@@ -216,6 +216,14 @@ def test_tuning_a_spec_keeps_each_groups_options_label_and_reporting_seeds(tmp_p
     with plugin_bench(Toys(), entry_points=["slide_plugin"], folder=tmp_path) as bench:
         overlap = bench.run("tune", "--spec", str(tmp_path / "study.toml"), "--seeds", "1", "100")
         assert overlap.code == 2 and "overlap (1)" in overlap.err
+        listed = bench.run("tune", "--spec", str(tmp_path / "study.toml"), "--dry-run").out.splitlines()
+        fixed = "pretrain.epochs=2 head.epochs=4"
+        assert [line.split(": ")[0] for line in listed] == [f"graphmae/original/linear {fixed} toy (LP)",
+                                                            "graphmae/2-half/slide pretrain.epochs=2 head.decorrelation=false "
+                                                            "head.epochs=4 toy (SLIDE w/o de)"]
+        searched = listed[1].split(": ")[1]
+        assert "lambda0 [0.001, 30] log" in searched and "epochs" not in searched  # fixed by the spec: not searched
+        assert not bench.store.exists() or bench.results().empty
         result = bench.run("tune", "--spec", str(tmp_path / "study.toml"), "--trials", "2", "--seeds", "100",
                            "--out", str(tmp_path / "tuned.toml"), "--quiet", "--threads", "1")
         assert result.code == 0, result.err

@@ -76,8 +76,13 @@ def run_tune(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
         raise ConfigError(f"--out {args.out}: no folder {args.out.parent}")
     todo = targets(spec, runner.registry, {s: v for s, v in parse_sets(args.set).items() if v})
+    for target in todo:
+        space = space_of(runner, target)
+        if args.dry_run:
+            print(f"{target.label} ({target.row}): " + ", ".join(f"{k} {s}" for k, (s, _) in space.items()))
+    if args.dry_run:
+        return 0
     for target in todo:  # bad input stops here, before any training
-        space_of(runner, target)
         resolved, _ = runner.plan(cells(target, settings, {}))
         for item in resolved:
             runner.check(item)
@@ -127,6 +132,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--startup-trials", type=checked(NonNegativeInt), default=5,
                    help="random trials before the TPE sampler models the results")
     p.add_argument("--sampler-seed", type=checked(NonNegativeInt), default=0, help="seed of the sampler")
+    p.add_argument("--dry-run", action="store_true", help="list each method with its search space and exit")
     p.add_argument("--out", type=Path, default=Path("tuned.toml"), help="the spec file written")
     p.add_argument("--name", default=None, help="the spec's name (default: the file's stem)")
     add_run_arguments(p)
