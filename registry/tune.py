@@ -3,7 +3,8 @@ over the search space its head declares on its ``Options`` (:func:`registry.opti
 
 A trial is one configuration of the head's searched options. Its fine-tuning runs (every tuning
 pretraining seed × fine-tuning seed) go through the runner, so they are stored and cached like any
-other run; its value is the mean *validation* score of those runs (test scores are never read). The
+other run; its value is the mean *validation* score of those runs (by default the validation
+counterpart of the task's primary metric: ``val_micro_f1`` for node classification; test scores are never read). The
 tuning seeds must be disjoint from the reporting seeds. Trials live in an Optuna SQLite storage next
 to the results store, one study per (dataset, pretrainer, slimmer, head, fixed options, seeds, metric,
 preset, search space): a killed tune resumes, finished trials are never redone, and a trial cut short
@@ -28,8 +29,6 @@ from registry.options import Choice, Search, base_type, option_hints, search_spa
 from registry.runner import Cell, Runner
 from registry.spec import MatrixSpec
 
-METRICS = ("val_micro_f1", "val_macro_f1")
-
 
 @dataclass(frozen=True)
 class Target:
@@ -42,6 +41,7 @@ class Target:
     head: str
     preset: str = "official"
     sets: tuple[tuple[str, str, str], ...] = ()  # (section, option, value as text): fixed, not searched
+    metric: str = "val_micro_f1"  # the validation score maximised
     row: str = ""
 
     @property
@@ -53,13 +53,23 @@ class Target:
         return {o: v for s, o, v in self.sets if s == section}
 
 
-def targets(spec: MatrixSpec, registry: Any, extra_sets: dict[str, dict[str, Any]]) -> list[Target]:
-    """Every method × dataset × pretrainer of a matrix spec, with its group's options and label."""
+def validation_metric(task: Any) -> str:
+    """The validation counterpart of a task's primary metric (``test_micro_f1`` → ``val_micro_f1``)."""
+    metric = "val_" + task.primary.removeprefix("test_")
+    if metric not in task.required_metrics:
+        raise ConfigError(f"task '{task.name}' requires no validation metric '{metric}' to tune on: pass --metric")
+    return metric
+
+
+def targets(spec: MatrixSpec, registry: Any, extra_sets: dict[str, dict[str, Any]], metric: str | None = None) -> list[Target]:
+    """Every method × dataset × pretrainer of a matrix spec, with its group's options and label; ``metric``
+    (default: the validation counterpart of the dataset's task's primary metric) is maximised."""
     out: dict[tuple[Any, ...], Target] = {}
     for group in spec.groups:
         for cell in spec.group_cells(registry, group, extra_sets):
             row = group.label or spec.label(cell.slimmer, cell.head) or f"{cell.slimmer}/{cell.head}"
-            target = Target(cell.dataset, cell.pretrainer, cell.slimmer, cell.head, cell.preset, cell.sets, row)
+            target = Target(cell.dataset, cell.pretrainer, cell.slimmer, cell.head, cell.preset, cell.sets,
+                            metric or validation_metric(registry.task_of(cell.dataset)), row)
             out.setdefault((*dataclasses.astuple(target)[:-1],), target)
     datasets = list(dict.fromkeys(t.dataset for t in out.values()))
     return sorted(out.values(), key=lambda t: datasets.index(t.dataset))  # a dataset's methods together
@@ -74,7 +84,6 @@ class Settings:
     finetune_seeds: list[int]
     report_seeds: list[int]
     report_finetune_seeds: list[int]
-    metric: str = "val_micro_f1"
     startup_trials: int = 5  # random trials before TPE
     sampler_seed: int = 0
 
@@ -101,7 +110,6 @@ def space_of(runner: Runner, target: Target) -> dict[str, tuple[Search | Choice,
 def study_name(target: Target, settings: Settings, space: dict[str, Any]) -> str:
     """Readable and unique: the target, then a hash of everything else that defines the study."""
     key = {"target": dataclasses.astuple(target)[:-1], "seeds": settings.seeds, "finetune_seeds": settings.finetune_seeds,
-           "metric": settings.metric,
            "space": {name: str(s) for name, (s, _) in sorted(space.items())}}
     return f"{target.pretrainer}/{target.dataset}/{target.slimmer}/{target.head}/{config_hash(key)[:12]}"
 
@@ -183,7 +191,9 @@ def tune(runner: Runner, storage: Any, target: Target, settings: Settings, say: 
         if len(ok) < len(resolved):
             say(f"tune {target.label}: trial {trial.number}: {len(resolved) - len(ok)} run(s) failed: no value")
             return math.nan
-        by_seed = ok.groupby("seed")[settings.metric].mean()  # fine-tuning seeds first, then pretraining seeds
+        if target.metric not in ok.columns:
+            raise ConfigError(f"--metric {target.metric}: head '{target.head}' reports no such score")
+        by_seed = ok.groupby("seed")[target.metric].mean()  # fine-tuning seeds first, then pretraining seeds
         return float(by_seed.mean())
 
     def report(study: Any, trial: Any) -> None:
@@ -191,7 +201,7 @@ def tune(runner: Runner, storage: Any, target: Target, settings: Settings, say: 
         best = best_trial(study, settings.trials)
         best = f", best {best.value:.4f}" if best is not None else ""
         shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-        say(f"tune {target.label}: trial {len(counted(study))}/{settings.trials}: {settings.metric} {value}{best} ({shown})")
+        say(f"tune {target.label}: trial {len(counted(study))}/{settings.trials}: {target.metric} {value}{best} ({shown})")
 
     remaining = settings.trials - len(counted(study))
     if remaining > 0:
@@ -220,7 +230,7 @@ def spec_toml(name: str, results: list[tuple[Target, Any]], settings: Settings, 
     tomli_w = require_extra("tomli_w", "tune", "slide-bench tune")
     seeds = ", ".join(map(str, settings.seeds))
     lines = [f"# Written by: {command}",
-             f"# Best of {settings.trials} trials per method: mean {settings.metric} over tuning pretraining seeds "
+             f"# Best of {settings.trials} trials per method: mean validation score over tuning pretraining seeds "
              f"{seeds} × fine-tuning seeds {', '.join(map(str, settings.finetune_seeds))}; test scores never read."]
     groups = []
     for target, study in results:
@@ -228,7 +238,7 @@ def spec_toml(name: str, results: list[tuple[Target, Any]], settings: Settings, 
         if best is None:
             lines.append(f"# {target.label}: no finished trial, left out")
             continue
-        lines.append(f"# {target.label}: trial #{best.number}, {settings.metric} "
+        lines.append(f"# {target.label}: trial #{best.number}, {target.metric} "
                      f"{best.value:.4f}{' (the official configuration)' if best.user_attrs.get('official') else ''}")
         sets: dict[str, dict[str, Any]] = {}
         for section, option, value in target.sets:

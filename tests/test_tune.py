@@ -19,6 +19,7 @@ from registry.plugins import build_registry
 from registry.runner import Runner
 from registry.spec import MatrixSpec
 from registry.testing import plugin_bench
+from registry.tune import validation_metric
 from slide_plugin.heads.linear import LinearProbe
 
 QUICK = ["--preset", "quick", "--set", "pretrain.epochs=2", "--set", "head.epochs=4", "--quiet", "--threads", "1"]
@@ -93,6 +94,15 @@ def test_overlapping_tuning_and_reporting_seeds_are_refused_in_one_line(tmp_path
         assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
         assert "overlap (1)" in result.err
         assert not bench.store.exists() or bench.results().empty  # nothing ran
+
+
+def test_the_objective_is_the_validation_score_of_the_tasks_primary_metric(tmp_path):
+    tasks = build_registry().tasks()
+    assert {name: validation_metric(task) for name, task in tasks.items()} == {
+        "node-classification": "val_micro_f1", "link-prediction": "val_auc", "graph-classification": "val_accuracy"}
+    with plugin_bench(Toys(), entry_points=["slide_plugin"], folder=tmp_path) as bench:
+        result = tune(bench, "--metric", "test_micro_f1")
+        assert result.code == 2 and "validation scores only" in result.err and len(result.err.splitlines()) == 1
 
 
 def test_tune_without_optuna_names_the_tune_extra(tmp_path, monkeypatch):

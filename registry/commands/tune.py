@@ -20,7 +20,7 @@ from registry.hookspecs import hookimpl
 from registry.options import SEED_RANGE, Count, NonNegativeInt
 from registry.registry import Registry, normalize
 from registry.spec import MatrixSpec
-from registry.tune import METRICS, Settings, check_seeds, cells, space_of, spec_toml, targets, tune
+from registry.tune import Settings, check_seeds, cells, space_of, spec_toml, targets, tune
 
 METHODS = ["original/linear=LP (tuned)", "original/full=FT (tuned)", "2-half/slide=SLIDE (tuned)"]
 
@@ -66,7 +66,7 @@ def run_tune(args: argparse.Namespace) -> int:
     report = sorted({s for g in spec.groups for s in g.axes["seeds"]}) if args.spec else [0, 1, 2, 3, 4]
     report_ft = sorted({s for g in spec.groups for s in g.axes["finetune_seeds"]}) if args.spec else [0, 1, 2]
     settings = Settings(args.trials, args.seeds, args.finetune_seeds, args.report_seeds or report,
-                        args.report_finetune_seeds or report_ft, args.metric, args.startup_trials, args.sampler_seed)
+                        args.report_finetune_seeds or report_ft, args.startup_trials, args.sampler_seed)
     for seed in (*settings.seeds, *settings.report_seeds):
         if not SEED_RANGE.accepts(seed):
             raise ConfigError(f"seed {seed} is invalid (valid: int {SEED_RANGE})")
@@ -75,7 +75,9 @@ def run_tune(args: argparse.Namespace) -> int:
         raise ConfigError("tune reuses the runs in the store; --force is not supported (use another --store)")
     if not args.out.parent.is_dir():
         raise ConfigError(f"--out {args.out}: no folder {args.out.parent}")
-    todo = targets(spec, runner.registry, {s: v for s, v in parse_sets(args.set).items() if v})
+    if args.metric is not None and not args.metric.startswith("val_"):
+        raise ConfigError(f"--metric {args.metric}: tuning selects on validation scores only (a val_ metric)")
+    todo = targets(spec, runner.registry, {s: v for s, v in parse_sets(args.set).items() if v}, args.metric)
     for target in todo:
         space = space_of(runner, target)
         if args.dry_run:
@@ -125,7 +127,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="pretraining seeds the written spec runs, disjoint from --seeds (default: 0-4, or --spec's)")
     p.add_argument("--report-finetune-seeds", type=checked(NonNegativeInt), nargs="+", default=None,
                    help="fine-tuning seeds the written spec runs (default: 0 1 2, or --spec's)")
-    p.add_argument("--metric", choices=METRICS, default=METRICS[0], help="validation score maximised")
+    p.add_argument("--metric", default=None, help="validation score maximised, a val_ metric (default: the one of "
+                                                  "the task's primary metric, e.g. val_micro_f1 for node classification)")
     p.add_argument("--preset", choices=PRESETS, default=None, help="option preset of every run (default: official)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                    help="fix an option in every run (a head option fixed here is not searched)")
