@@ -18,6 +18,10 @@ class StackEncoder(nn.Module):
     or the concatenation of every block's output (``readout="cat"``, as MaskGAE), optionally
     L2-normalised per node.
 
+    ``pooling`` (``"sum"``, ``"mean"``, ``"max"`` or None) names the readout that turns node embeddings into
+    graph embeddings for graph classification (:func:`registry.graphs.pool`); the encoder itself stays
+    node-level.
+
     ``share_activation`` makes every block use the first block's activation module (GRACE applies
     one PReLU, one learnable slope, after every layer). ``cap_truncated_output`` is MaskGAE's rule for
     slimmers that name a number of kept layers ("2-X"): the last kept block keeps
@@ -31,13 +35,14 @@ class StackEncoder(nn.Module):
     accepts_sparse_features = True  # every block handles a CSR input
 
     def __init__(self, blocks: Sequence[Block], readout: str = "last", l2_normalize: bool = False,
-                 share_activation: bool = False, cap_truncated_output: bool = False):
+                 share_activation: bool = False, cap_truncated_output: bool = False, pooling: str | None = None):
         super().__init__()
         if readout not in ("last", "cat"):
             raise ValueError(f"readout must be 'last' or 'cat', got '{readout}'")
         self.blocks = nn.ModuleList(blocks)
         self.readout, self.l2_normalize = readout, l2_normalize
         self.share_activation, self.cap_truncated_output = share_activation, cap_truncated_output
+        self.pooling = pooling
         if share_activation:
             for block in self.blocks[1:]:
                 block.activation = self.blocks[0].activation
@@ -45,12 +50,15 @@ class StackEncoder(nn.Module):
     @classmethod
     def from_arch(cls, arch: dict[str, Any]) -> "StackEncoder":
         return cls([build_block(b) for b in arch["blocks"]], arch.get("readout", "last"), arch.get("l2_normalize", False),
-                   arch.get("share_activation", False), arch.get("cap_truncated_output", False))
+                   arch.get("share_activation", False), arch.get("cap_truncated_output", False), arch.get("pooling"))
 
     @property
     def arch(self) -> dict[str, Any]:
-        return {"blocks": [b.arch for b in self.blocks], "readout": self.readout, "l2_normalize": self.l2_normalize,
+        arch = {"blocks": [b.arch for b in self.blocks], "readout": self.readout, "l2_normalize": self.l2_normalize,
                 "share_activation": self.share_activation, "cap_truncated_output": self.cap_truncated_output}
+        if self.pooling is not None:  # only graph-level encoders: node encoders' arch (and cache keys) unchanged
+            arch["pooling"] = self.pooling
+        return arch
 
     @property
     def embedding_dim(self) -> int:
@@ -103,4 +111,5 @@ class StackEncoder(nn.Module):
         for block, keep in zip(self.blocks, unit_keeps):
             blocks.append(block.sliced(in_keep, keep))
             in_keep = block.out_index(keep)
-        return StackEncoder(blocks, self.readout, self.l2_normalize, self.share_activation, self.cap_truncated_output)
+        return StackEncoder(blocks, self.readout, self.l2_normalize, self.share_activation, self.cap_truncated_output,
+                            self.pooling)
