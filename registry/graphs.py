@@ -72,3 +72,11 @@ def graph_embeddings(encoder: nn.Module, graphs: Sequence[Data], device: torch.d
     encoder.eval()
     with torch.no_grad():
         return torch.cat([embed_graphs(encoder, part.to(device)).cpu() for part in graph_loader(graphs, batch_size)])
+
+
+def as_one_graph(data: Data | Sequence[Data]) -> Data:
+    """A one-graph dataset as is; a set of graphs as one disconnected graph (a PyG ``Batch``), e.g. to
+    compare an encoder's layers over the nodes of every graph."""
+    from torch_geometric.data import Batch
+
+    return data if hasattr(data, "edge_index") else Batch.from_data_list(list(data))

@@ -15,6 +15,7 @@ from registry.commands.common import default_store, make_runner
 from registry.config import options_dict, parse_sets, resolve_options
 from registry.datasets import load_dataset
 from registry.errors import ConfigError, DataError, require_extra
+from registry.graphs import as_one_graph
 from registry.plugins import build_registry
 from registry.registry import normalize
 from registry.runner import Cell
@@ -61,6 +62,7 @@ def analyze_cka(args: argparse.Namespace) -> int:
         if not (slim and adjacent):
             start = time.perf_counter()
             encoder, data, cached, _ = runner.pretrained(resolved)
+            data = as_one_graph(data)  # a graph-classification set: the nodes of all its graphs
             x, edge_index = data.x.to(runner.device), data.edge_index.to(runner.device)
             slim = [dict(base, selection=args.selection, **r) for r in
                     slim_vs_original(encoder, x, edge_index, args.rates, args.selection, seed, args.max_nodes)]

@@ -11,6 +11,7 @@ from registry import hookimpl
 def register_pretrainers(register):
     from slide_plugin.pretrainers.grace import GRACE
     from slide_plugin.pretrainers.graphmae import GraphMAE
+    from slide_plugin.pretrainers.graphmae_graph import GraphMAEGraph
     from slide_plugin.pretrainers.maskgae import MaskGAE
     from slide_plugin.pretrainers.maskgae_link import MaskGAELink
 
@@ -18,6 +19,7 @@ def register_pretrainers(register):
     register(GRACE())
     register(MaskGAE())
     register(MaskGAELink())
+    register(GraphMAEGraph())
 
 
 @hookimpl
@@ -31,6 +33,7 @@ def register_slimmers(register):
 @hookimpl
 def register_heads(register):
     from slide_plugin.heads.full import FullFineTune
+    from slide_plugin.heads.graph import GraphFineTune, GraphSlide, SvmHead
     from slide_plugin.heads.linear import LinearProbe
     from slide_plugin.heads.link import LinkEval, LinkFineTune, LinkSlide
     from slide_plugin.heads.lora import LoraHead, SlideLoraHead
@@ -45,6 +48,9 @@ def register_heads(register):
     register(LinkEval())
     register(LinkFineTune())
     register(LinkSlide())
+    register(SvmHead())
+    register(GraphFineTune())
+    register(GraphSlide())
 
 
 @hookimpl

@@ -68,6 +68,7 @@ class SvmHead(Head):
     tasks = GRAPH
     description = "GraphMAE's graph evaluation: SVM (C by inner CV) on frozen pooled embeddings, k-fold CV"
     Options = SvmOptions
+    quick = dict(folds=5)
 
     def fit(self, encoder: nn.Module, data: GraphSet, options: SvmOptions, ctx: RunContext) -> dict[str, float]:
         from registry.graphs import graph_embeddings
