@@ -23,12 +23,13 @@ class FoldScores:
     inner_accuracies: tuple[float, ...]
 
     def metrics(self) -> dict[str, float]:
-        """Percentages: mean and (population) std over folds, as GraphMAE prints them."""
-        import numpy as np
+        """Percentages: ``test_accuracy`` and ``test_accuracy_std``, the mean and population std over folds (as
+        GraphMAE prints them), and ``val_accuracy``, the mean inner-validation accuracy of the chosen C."""
+        from registry.metrics import fold_accuracy
 
-        acc = np.asarray(self.accuracies) * 100
-        return {"test_accuracy": float(acc.mean()), "test_accuracy_std": float(acc.std()),
-                "val_accuracy": float(np.mean(self.inner_accuracies) * 100)}
+        test = fold_accuracy([100 * a for a in self.accuracies])
+        val = fold_accuracy([100 * a for a in self.inner_accuracies])
+        return {"test_accuracy": test["accuracy"], "test_accuracy_std": test["accuracy_std"], "val_accuracy": val["accuracy"]}
 
 
 def svm_cross_validation(embeddings: np.ndarray, labels: np.ndarray, folds: np.ndarray,

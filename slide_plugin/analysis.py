@@ -48,9 +48,12 @@ def analyze_cka(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     triples = tuple(("pretrain", option, value) for option, value in sets["pretrain"].items())
     args.rates = args.rates or list(RATES)
+    task = runner.registry.get("dataset", args.dataset).task  # any head of the task: only the encoder is used
+    head = next((name for name in runner.registry.names("head") if task in runner.registry.get("head", name).tasks), "linear")
     slim_rows, adjacent_rows = [], []
     for seed in args.seeds:
-        resolved = runner.resolve(Cell(args.dataset, args.pretrainer, seed=seed, preset=args.preset, sets=triples))
+        resolved = runner.resolve(Cell(args.dataset, args.pretrainer, head=head, seed=seed, preset=args.preset,
+                                       sets=triples))
         pretrainer = resolved.config["pretrainer"]  # name, version, options: what keys the encoder cache
         base = dict(dataset=resolved.config["dataset"], pretrainer=pretrainer["name"], seed=seed,
                     pretrainer_version=pretrainer["version"], preset=args.preset, max_nodes=args.max_nodes)

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from registry import RunContext
 from registry.graphs import GraphSet, embed_graphs, graph_embeddings, graph_loader
 from registry.heads import adam, make_classifier
-from registry.metrics import count_parameters
+from registry.metrics import count_parameters, fold_accuracy
 from registry.tudatasets import stratified_folds
 from slide_plugin.decorrelation import SampleReweighter
 from slide_plugin.heads.graph import GraphFineTuneOptions, GraphSlideOptions
@@ -81,7 +81,6 @@ def cross_validate(encoder: nn.Module, data: GraphSet, options: GraphFineTuneOpt
                                         ctx, reweight)
         val_scores.append(val)
         test_scores.append(test)
-    tests = torch.tensor(test_scores)
-    return {"test_accuracy": float(tests.mean()), "test_accuracy_std": float(tests.std(unbiased=False)),
-            "val_accuracy": float(torch.tensor(val_scores).mean()), "trainable_params": trainable,
-            "total_params": trainable}
+    test = fold_accuracy(test_scores)
+    return {"test_accuracy": test["accuracy"], "test_accuracy_std": test["accuracy_std"],
+            "val_accuracy": fold_accuracy(val_scores)["accuracy"], "trainable_params": trainable, "total_params": trainable}
