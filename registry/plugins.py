@@ -29,7 +29,7 @@ from registry.errors import PluginError
 from registry.registry import Registry
 
 # Modules of the core that register through the same hooks as third-party plugins.
-DEFAULT_PLUGINS = ("registry.tasks", "registry.datasets", "registry.tudatasets", "registry.slimming", "registry.executors", "registry.commands.run",
+DEFAULT_PLUGINS = ("registry.tasks", "registry.tudatasets", "registry.datasets", "registry.slimming", "registry.executors", "registry.commands.run",
                    "registry.commands.plugins", "registry.commands.compare",
                    "registry.commands.bench", "registry.commands.matrix", "registry.commands.table",
                    "registry.commands.specs", "registry.commands.describe", "registry.commands.tune")
