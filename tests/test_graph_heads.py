@@ -3,6 +3,7 @@ metrics of the task, SLIDE's re-weighting of graph embeddings per mini-batch, an
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -90,3 +91,23 @@ def test_graph_full_fine_tuning_trains_the_encoder_and_leaves_its_input_alone(en
                                   RunContext(torch.device("cpu")))
     assert metrics["trainable_params"] == sum(p.numel() for p in encoder.parameters()) + encoder.embedding_dim * 2 + 2
     assert all(torch.equal(v, before[k]) for k, v in encoder.state_dict().items())  # each fold trains a copy
+
+
+@pytest.mark.parametrize("reweight", [False, True])
+def test_graph_fine_tuning_selects_its_epoch_without_the_test_labels(encoder_and_data, reweight):
+    """Flipping the test graphs' (binary) labels leaves the selection alone: the same validation score, and
+    the test score of the same epoch read against flipped labels (100 - accuracy)."""
+    from slide_plugin.heads.graph_loop import fit_fold
+
+    encoder, data = encoder_and_data
+    train, val, test = data.like(data[:36]), data.like(data[36:48]), data.like(data[48:])
+    flipped = data.like(g.clone() for g in test)
+    for g in flipped:
+        g.y = 1 - g.y
+    options = GraphSlideOptions(epochs=4, batch_size=12, epochb=3)
+    runs = []
+    for graphs in (test, flipped):
+        torch.manual_seed(3)
+        runs.append(fit_fold(copy.deepcopy(encoder), train, val, graphs, options, RunContext(torch.device("cpu")), reweight))
+    (val_a, test_a, _), (val_b, test_b, _) = runs
+    assert val_a == val_b and test_b == pytest.approx(100 - test_a)
