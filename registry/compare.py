@@ -70,21 +70,30 @@ def _setting(config: dict[str, Any], kind: str, option: str) -> Any:
 
 
 def _flat(config: dict[str, Any]) -> dict[str, Any]:
-    return {f"{section}.{key}": value for section, kind in SECTION_KINDS.items()
-            for key, value in [("version", config[kind].get("version")), *config[kind]["options"].items()]}
+    """A run's method as selector keys: ``slim`` and ``head`` names, and ``section.option`` values."""
+    return {"slim": config["slimmer"]["name"], "head": config["head"]["name"]} | {
+        f"{section}.{key}": value for section, kind in SECTION_KINDS.items()
+        for key, value in [("version", config[kind].get("version")), *config[kind]["options"].items()]}
 
 
-def _one_method(runs: pd.DataFrame, text: str) -> None:
+def _varying(configs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The selector keys whose values differ between ``configs``, each with its values (as written in a selector)."""
+    flats = [_flat(c) for c in configs]
+    values = {k: sorted({str(f.get(k)).lower() for f in flats}) for k in sorted(set().union(*flats))}
+    return {k: v for k, v in values.items() if len({repr(f.get(k)) for f in flats}) > 1}
+
+
+def _one_method(runs: pd.DataFrame, text: str, option: str) -> None:
     """A selector must pick one method per dataset and pretrainer: seeds of different settings are
-    never averaged together."""
+    never averaged together. The error names the settings that differ and how to pick one with ``option``."""
     if runs["config"].map(method_id).nunique() <= 1:
         return
-    flats = runs["config"].map(_flat).tolist()
-    varying = sorted(k for k in set().union(*flats) if len({repr(f.get(k)) for f in flats}) > 1)
-    detail = "; ".join(f"{k} = {', '.join(sorted({str(f.get(k)).lower() for f in flats}))}" for k in varying)
-    raise ConfigError(f"'{text}' matches runs of several settings on {runs['dataset'].iloc[0]}/"
-                      f"{runs['pretrainer'].iloc[0]} ({detail or 'slimmer, head or dataset'}): add one of them "
-                      "to the selector, e.g. head.version=2")
+    varying = _varying(runs["config"].tolist())
+    detail = "; ".join(f"{k} = {', '.join(values)}" for k, values in varying.items())
+    hint = (f": add one of them to {option}, e.g. {option} '{text},{next(iter(varying))}={next(iter(varying.values()))[0]}'"
+            if varying else f": make {option} more specific")
+    raise ConfigError(f"{option} '{text}' matches runs of several settings on {runs['dataset'].iloc[0]}/"
+                      f"{runs['pretrainer'].iloc[0]} ({detail or 'differing outside the components'}){hint}")
 
 
 def per_seed(df: pd.DataFrame, metric: str) -> pd.Series:
@@ -100,8 +109,15 @@ def bootstrap_ci(diffs: np.ndarray, level: float = 0.95, resamples: int = 10_000
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
+MIN_SEEDS = 5  # below this many pretraining seeds, compare warns that its intervals and tests are rough
+
+
 @dataclass
 class Comparison:
+    """One paired comparison. ``t_low``/``t_high``: the paired t-interval at level 1 − ``alpha``, which
+    excludes 0 exactly when the paired t-test's p < ``alpha``; ``ci_low``/``ci_high``: the percentile
+    bootstrap interval at ``level`` (over pretraining seeds)."""
+
     a: str
     b: str
     dataset: str
@@ -118,6 +134,9 @@ class Comparison:
     p_wilcoxon: float
     test: str
     alpha: float
+    t_low: float = float("nan")
+    t_high: float = float("nan")
+    level: float = 0.95
 
     @property
     def p_value(self) -> float:
@@ -129,12 +148,39 @@ class Comparison:
             return "no detectable difference"
         return "better" if self.mean_diff > 0 else "worse"
 
+    @property
+    def warning(self) -> str | None:
+        """A one-line caution when there are too few pretraining seeds to trust the numbers."""
+        n = len(self.seeds)
+        if n >= MIN_SEEDS:
+            return None
+        return (f"{self.dataset}/{self.pretrainer}: only {n} pretraining seed{'s' * (n != 1)} shared by A and B; "
+                f"with fewer than {MIN_SEEDS} the intervals and p-values are rough and real differences are "
+                "easily missed (run more seeds)")
+
     def as_row(self) -> dict[str, Any]:
+        """For reading: rounded numbers, intervals as text."""
         return {"dataset": self.dataset, "pretrainer": self.pretrainer, "A": self.a, "B": self.b,
                 "metric": self.metric, "n seeds": len(self.seeds), "A mean": round(self.mean_a, 2),
                 "B mean": round(self.mean_b, 2), "A−B": round(self.mean_diff, 2),
-                "95% CI": f"[{self.ci_low:+.2f}, {self.ci_high:+.2f}]", "p (paired t)": round(self.p_ttest, 4),
+                f"paired t {_pct(1 - self.alpha)} CI": f"[{self.t_low:+.2f}, {self.t_high:+.2f}]",
+                "p (paired t)": round(self.p_ttest, 4),
+                f"bootstrap {_pct(self.level)} CI": f"[{self.ci_low:+.2f}, {self.ci_high:+.2f}]",
                 "p (Wilcoxon)": round(self.p_wilcoxon, 4), f"verdict (α={self.alpha}, {self.test})": self.verdict}
+
+    def as_record(self) -> dict[str, Any]:
+        """For machines: every number unrounded, each in its own field (NaN as None)."""
+        numbers = dict(n_seeds=len(self.seeds), seeds=self.seeds, diffs=self.diffs, mean_a=self.mean_a,
+                       mean_b=self.mean_b, mean_diff=self.mean_diff, t_level=1 - self.alpha, t_low=self.t_low,
+                       t_high=self.t_high, p_ttest=self.p_ttest, bootstrap_level=self.level,
+                       bootstrap_low=self.ci_low, bootstrap_high=self.ci_high, p_wilcoxon=self.p_wilcoxon)
+        clean = {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in numbers.items()}
+        return {"dataset": self.dataset, "pretrainer": self.pretrainer, "a": self.a, "b": self.b,
+                "metric": self.metric, **clean, "test": self.test, "alpha": self.alpha, "verdict": self.verdict}
+
+
+def _pct(level: float) -> str:
+    return f"{100 * level:.4g}%"
 
 
 def paired(runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str = "test_micro_f1", alpha: float = 0.05,
@@ -144,29 +190,35 @@ def paired(runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str = "test_micro
     if scores.empty:
         return None
     diffs = (scores["a"] - scores["b"]).to_numpy()
-    low, high = bootstrap_ci(diffs, level) if len(diffs) > 1 else (float("nan"), float("nan"))
-    p_t = float(stats.ttest_rel(scores["a"], scores["b"]).pvalue) if len(diffs) > 1 else float("nan")
+    nan = float("nan")
+    low, high = bootstrap_ci(diffs, level) if len(diffs) > 1 else (nan, nan)
+    p_t, t_low, t_high = nan, nan, nan
+    if len(diffs) > 1:
+        result = stats.ttest_rel(scores["a"], scores["b"])
+        interval = result.confidence_interval(confidence_level=1 - alpha)
+        p_t, t_low, t_high = float(result.pvalue), float(interval.low), float(interval.high)
     nonzero = diffs[diffs != 0]
-    p_w = float(stats.wilcoxon(diffs).pvalue) if len(nonzero) > 0 and len(diffs) > 1 else float("nan")
+    p_w = float(stats.wilcoxon(diffs).pvalue) if len(nonzero) > 0 and len(diffs) > 1 else nan
     first = runs_a.iloc[0]
     return Comparison(a, b, first["dataset"], first["pretrainer"], metric, scores.index.tolist(), diffs.tolist(),
                       float(scores["a"].mean()), float(scores["b"].mean()), float(diffs.mean()), low, high, p_t, p_w,
-                      test, alpha)
+                      test, alpha, t_low, t_high, level)
 
 
 def compare(df: pd.DataFrame, a: str, b: str, metric: str | None = None, alpha: float = 0.05,
-            test: str = "t", level: float = 0.95, tasks: Mapping[str, Task] = BY_NAME) -> list[Comparison]:
+            test: str = "t", level: float = 0.95, tasks: Mapping[str, Task] = BY_NAME,
+            options: tuple[str, str] = ("--a", "--b")) -> list[Comparison]:
     """One comparison per (dataset, pretrainer) that both methods have runs for, of ``metric`` (default:
-    the primary metric of the dataset's task)."""
+    the primary metric of the dataset's task); ``options`` name the selectors in error messages."""
     if test not in ("t", "wilcoxon"):
         raise ConfigError(f"test must be 't' or 'wilcoxon', got '{test}'")
     runs_a, runs_b = select(df, parse_selector(a)), select(df, parse_selector(b))
     out = []
     for (dataset, pretrainer), part_a in runs_a.groupby(["dataset", "pretrainer"]):
         part_b = runs_b[(runs_b["dataset"] == dataset) & (runs_b["pretrainer"] == pretrainer)]
-        _one_method(part_a, a)
+        _one_method(part_a, a, options[0])
         if len(part_b):
-            _one_method(part_b, b)
+            _one_method(part_b, b, options[1])
         result = paired(part_a, part_b, metric or primary_metric(part_a, tasks), alpha, test, level, a, b)
         if result is not None:
             out.append(result)
@@ -193,7 +245,7 @@ def significance_marker(df: pd.DataFrame, baseline: str, alpha: float = 0.05,
         part_b = base[(base["dataset"] == first["dataset"]) & (base["pretrainer"] == first["pretrainer"])]
         if part_b.empty:
             return ""
-        _one_method(part_b, baseline)
+        _one_method(part_b, baseline, "--mark-vs")
         result = paired(ok, part_b, metric, alpha, test)
         if result is None:
             return ""
@@ -218,18 +270,36 @@ def primary_metric(runs: pd.DataFrame, tasks: Mapping[str, Task] = BY_NAME) -> s
     return next(m for m in runs["required"].iloc[0] if m.startswith("test_"))
 
 
+def method_names(runs: pd.DataFrame) -> pd.Series:
+    """A readable name for each run's method, never a hash: ``slimmer/head``, plus the settings in which
+    it differs from the other methods with that slimmer and head on its dataset and pretrainer."""
+    ids = runs["config"].map(method_id)
+    names = pd.Series("", index=runs.index, dtype=object)
+    for _, part in runs.groupby(["dataset", "pretrainer", "slimmer", "head"]):
+        configs = part["config"].groupby(ids[part.index]).first()  # one config per method
+        flats = {method: _flat(c) | {k: v for k, v in c.items() if k not in ("seed", "finetune_seed")
+                                     and not isinstance(v, dict)} for method, c in configs.items()}
+        varying = [k for k in sorted(set().union(*flats.values()))
+                   if len({repr(f.get(k)) for f in flats.values()}) > 1]
+        for method, flat in flats.items():
+            names[part.index[ids[part.index] == method]] = " ".join(
+                [f"{flat['slim']}/{flat['head']}", *(f"{k}={str(flat.get(k)).lower()}" for k in varying)])
+    return names
+
+
 def variance_breakdown(df: pd.DataFrame, metric: str | None = None, tasks: Mapping[str, Task] = BY_NAME) -> pd.DataFrame:
-    """Per method: total variance of the score (default: its task's primary metric), and the shares from
-    pretraining seeds (variance of the per-pretraining-seed means) and from fine-tuning seeds (mean
-    within-seed variance)."""
-    ok = df[df["status"] == "ok"].assign(method=lambda d: d["config"].map(method_id))
+    """Per method (named by :func:`method_names`): total variance of the score (default: its task's primary
+    metric), and the shares from pretraining seeds (variance of the per-pretraining-seed means) and from
+    fine-tuning seeds (mean within-seed variance)."""
+    ok = df[df["status"] == "ok"].reset_index(drop=True)
+    ok = ok.assign(method=method_names(ok))
     rows = []
-    for keys, runs in ok.groupby(["dataset", "pretrainer", "slimmer", "head", "method"]):
+    for keys, runs in ok.groupby(["dataset", "pretrainer", "method"], sort=False):
         part = runs.assign(score=runs[metric or primary_metric(runs, tasks)])
         between = part.groupby("seed")["score"].mean().var(ddof=0)
         within = part.groupby("seed")["score"].var(ddof=0).mean()
         total = between + within
-        rows.append(dict(zip(["dataset", "pretrainer", "slimmer", "head", "method"], keys),
+        rows.append(dict(zip(["dataset", "pretrainer", "method"], keys),
                          runs=len(part), pretrain_seeds=part["seed"].nunique(),
                          finetune_seeds=part["finetune_seed"].nunique(), std=float(np.sqrt(total)),
                          pretrain_share=float(between / total) if total > 0 else float("nan"),

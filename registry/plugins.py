@@ -32,7 +32,8 @@ from registry.registry import Registry
 DEFAULT_PLUGINS = ("registry.tasks", "registry.tudatasets", "registry.datasets", "registry.slimming", "registry.executors", "registry.commands.run",
                    "registry.commands.plugins", "registry.commands.compare",
                    "registry.commands.bench", "registry.commands.matrix", "registry.commands.table",
-                   "registry.commands.specs", "registry.commands.describe", "registry.commands.tune")
+                   "registry.commands.specs", "registry.commands.describe", "registry.commands.tune",
+                   "registry.commands.export")
 
 HOOK_KINDS = {
     "register_pretrainers": "pretrainer",

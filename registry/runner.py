@@ -56,7 +56,8 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return f"{self.pretrainer}/{self.slimmer}/{self.head} {self.dataset} seed {self.seed}.{self.finetune_seed}"
+        return (f"{self.pretrainer}/{self.slimmer}/{self.head} {self.dataset} pretrain seed {self.seed}, "
+                f"finetune seed {self.finetune_seed}")
 
 
 @dataclass

@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 import torch
 
+from registry import __version__
 from registry.cli import main
 from slide_plugin.heads.linear import LinearProbe
 from slide_plugin.pretrainers.graphmae import GraphMAE
@@ -34,19 +35,36 @@ def rows(store) -> list[tuple]:
         return db.execute("SELECT key, status, slimmer, seed, wall_time_s, finished_at FROM runs ORDER BY key").fetchall()
 
 
-def test_plugins_lists_plugins_and_what_they_registered(capsys):
+def listed_components(lines: list[str], plugin: str) -> dict[str, dict[str, str]]:
+    """``slide-bench plugins`` text: ``{kind heading: {component: description}}`` of one plugin."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{plugin} ("))
+    out: dict[str, dict[str, str]] = {}
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        if not line.startswith("    "):
+            kind = out.setdefault(line.strip().rstrip(":"), {})
+            continue
+        name, _, description = line.strip().partition("  ")
+        kind[name] = description.strip()
+    return out
+
+
+def test_plugins_lists_plugins_their_distributions_and_components_with_descriptions(capsys):
     assert main(["plugins"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("slide_plugin ("))
-    listed = dict(line.strip().split(": ", 1) for line in lines[start + 1:] if line.startswith("  "))
-    assert "graphmae" in listed["pretrainers"].split(", ")
-    assert listed["slimmers"].split(", ")[:7] == NAMED_SLIMMERS
-    assert {"linear", "full"} <= set(listed["heads"].split(", "))
-    core = lines.index("registry.datasets (built-in)")
-    assert lines[core + 1] == ("  datasets: Cora, CiteSeer, PubMed, Photo, Computers, ogbn-arxiv, Cora-link, "
-                               "CiteSeer-link, PubMed-link")
-    tasks = lines.index("registry.tasks (built-in)")
-    assert lines[tasks + 1] == "  tasks: node-classification, link-prediction, graph-classification"
+    listed = listed_components(lines, "slide_plugin")
+    assert list(listed["slimmers"])[:7] == NAMED_SLIMMERS and {"linear", "full"} <= set(listed["heads"])
+    assert listed["pretrainers"]["graphmae"].startswith("GraphMAE: masked feature reconstruction")
+    assert all(listed[kind][name] for kind in listed for name in listed[kind])  # every component says what it is
+    assert next(line for line in lines if line.startswith("slide_plugin (")) == f"slide_plugin (slide-bench {__version__})"
+    core = listed_components(lines, "registry.datasets")
+    assert list(core["datasets"]) == ["Cora", "CiteSeer", "PubMed", "Photo", "Computers", "ogbn-arxiv", "Cora-link",
+                                      "CiteSeer-link", "PubMed-link"]
+    assert core["datasets"]["Cora"].startswith("Planetoid citation graph")
+    assert f"registry.datasets (built-in, slide-bench {__version__})" in lines
+    tasks = listed_components(lines, "registry.tasks")
+    assert list(tasks["tasks"]) == ["node-classification", "link-prediction", "graph-classification"]
 
 
 def test_plugins_json(capsys):
@@ -60,6 +78,10 @@ def test_plugins_json(capsys):
         "dataset": ["Cora", "CiteSeer", "PubMed", "Photo", "Computers", "ogbn-arxiv", "Cora-link", "CiteSeer-link",
                     "PubMed-link"]}
     assert listing["registry.commands.run"]["hooks"] == ["register_commands"]
+    assert slide["distribution"] == listing["registry.datasets"]["distribution"] == {"name": "slide-bench",
+                                                                                     "version": __version__}
+    graphmae = next(c for c in slide["components"]["pretrainer"] if c["name"] == "graphmae")
+    assert graphmae["description"].startswith("GraphMAE: masked feature reconstruction")
 
 
 def resolved_config(out: str) -> dict:
@@ -72,7 +94,7 @@ def test_run_quick_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     args = ["run", "--preset", "quick", "--quiet", "--seeds", "0", "1", "--store", str(store), "--show-config", *TINY]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert sum(line.startswith("ok     graphmae/original/linear Cora seed ") for line in out.splitlines()) == 2
+    assert sum(line.startswith("ok     graphmae/original/linear Cora pretrain seed ") for line in out.splitlines()) == 2
     config = resolved_config(out)
     assert config["dataset"] == "Cora" and config["slimmer"] == {"name": "original", "version": "1", "options": {"selection": "stride"}}
     assert (config["pretrainer"]["options"]["epochs"], config["pretrainer"]["options"]["num_hidden"]) == (1, 16)

@@ -81,12 +81,28 @@ def test_variance_breakdown_separates_pretraining_from_finetuning_seeds():
     pretrain_driven = {s: [70.0 + 5 * s, 70.0 + 5 * s + 0.1] for s in range(4)}
     finetune_driven = {s: [70.0, 75.0] for s in range(4)}
     table = variance_breakdown(frame({("slide", True): pretrain_driven, ("full", True): finetune_driven}))
-    by_head = table.set_index("head")
-    assert by_head.loc["slide", "pretrain_share"] > 0.99
-    assert by_head.loc["full", "finetune_share"] == pytest.approx(1.0)
-    # Methods that differ only by an option are kept apart.
+    by_method = table.set_index("method")
+    assert by_method.loc["2-half/slide", "pretrain_share"] > 0.99
+    assert by_method.loc["2-half/full", "finetune_share"] == pytest.approx(1.0)
+    # Methods that differ only by an option are kept apart, named by that option (never by a hash).
     two = variance_breakdown(frame({("slide", True): pretrain_driven, ("slide", False): pretrain_driven}))
-    assert len(two) == 2
+    assert two["method"].tolist() == ["2-half/slide head.decorrelation=true", "2-half/slide head.decorrelation=false"]
+
+
+def test_t_interval_excludes_zero_exactly_when_the_t_test_rejects():
+    """The paired t-interval at level 1 − α and the paired t-test at α never contradict each other
+    (the bootstrap interval, at two seeds, can: it is labelled as such)."""
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n, alpha = int(rng.integers(2, 9)), float(rng.choice([0.01, 0.05, 0.1]))
+        a = {s: [70 + rng.normal()] for s in range(n)}
+        b = {s: [v[0] - rng.normal(0.5, 1.0)] for s, v in a.items()}
+        (c,) = compare(frame({("slide", True): a, ("full", True): b}), "head=slide", "head=full", alpha=alpha)
+        assert c.t_low <= c.mean_diff <= c.t_high
+        assert (c.t_low > 0 or c.t_high < 0) == (c.p_ttest < alpha), (trial, c)
+    (c,) = compare(frame({("slide", True): {0: [81.0], 1: [82.0]}, ("full", True): {0: [80.0], 1: [80.5]}}),
+                   "head=slide", "head=full")
+    assert c.ci_low > 0 and c.p_ttest > 0.05 and c.t_low < 0 < c.t_high and "only 2 pretraining seeds" in c.warning
 
 
 def test_a_selector_matching_several_settings_is_refused_not_averaged():

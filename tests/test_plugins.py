@@ -276,9 +276,11 @@ def test_plugin_is_listed_with_what_it_registered(toy):
     result = toy.run("plugins")
     assert result.code == 0
     lines = result.out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("toy-plugin ("))
-    block = lines[start + 1:start + 5]
-    assert block == ["  pretrainers: plain", "  slimmers: first-layer", "  heads: majority", "  datasets: Toy"]
+    start = lines.index("toy-plugin (no distribution: registered in-process)")
+    block = lines[start + 1:start + 9]
+    assert block[0::2] == ["  pretrainers:", "  slimmers:", "  heads:", "  datasets:"]
+    assert block[1::2] == [f"    {c.name}  {c.description}" for c in (Plain, FirstLayer, Majority)] + [
+        "    Toy  a 60-node graph for contract tests"]
 
 
 def test_unregistered_plugin_is_gone(toy):
@@ -370,7 +372,8 @@ def test_hook_register_executors(tmp_path):
 
     with plugin_bench(("executor-plugin", ExecutorPlugin()), ("toy-plugin", ToyPlugin()), entry_points=["slide_plugin"],
                       folder=tmp_path / "bench") as bench:
-        assert "executors: recording" in bench.run("plugins").out
+        listing = bench.run("plugins").out
+        assert "  executors:\n    recording  " in listing
         result = bench.run("matrix", str(tmp_path / "toy-smoke.toml"), "--quiet", "--executor", "recording")
         assert result.code == 0, result.err
         assert sorted(submitted) == sorted(bench.results()["head"]) == ["linear", "majority"]

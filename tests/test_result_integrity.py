@@ -116,7 +116,7 @@ def test_a_diverging_loss_fails_the_cell_naming_the_epoch(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert code == 1
     assert "slide-bench: 1 of 1 runs did not finish ok:" in err
-    assert "failed graphmae/original/linear Cora seed 0.0: NonFiniteError: " in err and "at epoch " in err
+    assert "failed graphmae/original/linear Cora pretrain seed 0, finetune seed 0: NonFiniteError: " in err and "at epoch " in err
     with sqlite3.connect(tmp_path / "s.sqlite") as db:
         assert db.execute("SELECT status FROM runs").fetchall() == [("failed",)]
 

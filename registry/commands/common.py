@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 import typing
@@ -47,8 +48,21 @@ def add_names_argument(parser: argparse.ArgumentParser, flag: str, help: str, de
     parser.add_argument(flag, *([old] if old else []), action=Names, default=default, help=help)
 
 
-def add_format_argument(parser: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS, what: str = "table") -> None:
+DATA_FORMATS = ("csv", "json")  # with these, stdout carries only data; notes and progress go to stderr
+
+
+def add_format_argument(parser: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS, what: str = "table",
+                        json_flag: bool = False) -> None:
+    """``--format``; with ``json_flag`` also ``--json``, short for ``--format json``."""
     parser.add_argument("--format", choices=formats, default=formats[0], help=f"output format of the {what}")
+    if json_flag:
+        parser.add_argument("--json", dest="format", action="store_const", const="json",
+                            help="short for --format json: only JSON on stdout, notes on stderr")
+
+
+def notes_to_stderr(fmt: str) -> contextlib.AbstractContextManager[object]:
+    """Inside, whatever is printed goes to stderr when ``fmt`` is a data format, so stdout holds only the data."""
+    return contextlib.redirect_stdout(sys.stderr) if fmt in DATA_FORMATS else contextlib.nullcontext()
 
 
 def default_store() -> Path:
@@ -96,7 +110,7 @@ def report_failures(df: pd.DataFrame) -> int:
     print(f"slide-bench: {len(failed)} of {len(df)} runs did not finish ok:", file=sys.stderr)
     for _, row in failed.iterrows():
         print(f"  {row['status']:<6} {row['pretrainer']}/{row['slimmer']}/{row['head']} {row['dataset']} "
-              f"seed {row['seed']}.{row['finetune_seed']}: {str(row['error']).splitlines()[0]}", file=sys.stderr)
+              f"pretrain seed {row['seed']}, finetune seed {row['finetune_seed']}: {str(row['error']).splitlines()[0]}", file=sys.stderr)
     return 1
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Annotated
 
 from registry.commands.common import add_format_argument, add_store_argument, checked, default_store
@@ -28,12 +30,26 @@ def run_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--metric {args.metric} is not a stored metric; known: {', '.join(known)}")
     tasks = build_registry().tasks()
     comparisons = compare(df, args.a, args.b, args.metric, args.alpha, args.test, tasks=tasks)
+    for comparison in comparisons:
+        if comparison.warning:
+            print(f"slide-bench: warning: {comparison.warning}", file=sys.stderr)
+    both = pd.concat([select(df, parse_selector(args.a)), select(df, parse_selector(args.b))]).drop_duplicates("key")
+    variance = variance_breakdown(both, args.metric, tasks)
+    if args.format == "json":
+        records = {"comparisons": [c.as_record() for c in comparisons],
+                   "variance": json.loads(variance.to_json(orient="records"))}
+        print(json.dumps(records, indent=2))
+        return 0
+    if args.format == "csv":  # one table of data: the comparisons, every number in its own column
+        print("slide-bench: note: the variance breakdown is in the markdown and JSON output", file=sys.stderr)
+        print(pd.DataFrame([c.as_record() for c in comparisons]).to_csv(index=False), end="")
+        return 0
     metrics = ", ".join(dict.fromkeys(c.metric for c in comparisons))
-    print(f"Paired comparison over pretraining seeds ({metrics}; A − B; bootstrap 95% CI):")
+    print(f"Paired comparison over pretraining seeds ({metrics}; A − B; the paired t-interval matches the "
+          "paired t-test, the bootstrap interval resamples seeds):")
     print(render(pd.DataFrame([c.as_row() for c in comparisons]), args.format))
-    both = pd.concat([select(df, parse_selector(args.a)), select(df, parse_selector(args.b))])
     print("\nWhere the spread comes from (share of variance from pretraining vs fine-tuning seeds):")
-    print(render(variance_breakdown(both, args.metric, tasks).round(3), args.format))
+    print(render(variance.round(3), args.format))
     return 0
 
 
@@ -51,6 +67,6 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="paired test deciding the verdict (both p-values are printed)")
     p.add_argument("--dataset", default=None, help="only this dataset (default: every dataset both methods ran on)")
     p.add_argument("--pretrainer", default=None, help="only this pretrainer (default: every one both methods used)")
-    add_format_argument(p, what="tables")
+    add_format_argument(p, what="tables", json_flag=True)
     add_store_argument(p)
     p.set_defaults(func=run_compare)

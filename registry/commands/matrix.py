@@ -13,16 +13,21 @@ import argparse
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from registry.commands.common import add_format_argument, add_names_argument, add_run_arguments, make_runner, report_failures
+from registry.commands.common import (DATA_FORMATS, add_format_argument, add_names_argument, add_run_arguments,
+                                     make_runner, notes_to_stderr, report_failures)
 from registry.config import parse_sets, resolve_options
 from registry.errors import ConfigError
 from registry.executors.base import WorkerContext
 from registry.executors.driver import drive
 from registry.executors.worker import prime
 from registry.hookspecs import hookimpl
+from registry.runner import Resolved, Runner
 from registry.spec import MatrixSpec, filter_cells, shipped_specs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -45,25 +50,36 @@ def executor_options(args: argparse.Namespace, table: dict[str, Any]) -> tuple[s
 
 
 def matrix(args: argparse.Namespace) -> int:
+    with notes_to_stderr(args.format):
+        runner = make_runner(args)
+        spec = MatrixSpec.load(args.spec, runner.registry)
+        sets = {section: values for section, values in parse_sets(args.set).items() if values}
+        cells = filter_cells(spec.cells(runner.registry, sets), args.only, args.skip)
+        resolved, todo = runner.plan(cells, force=args.force)
+        name, options = executor_options(args, spec.executor)
+        executor = runner.registry.get("executor", name)
+        options = resolve_options(executor, "", "", "official", options)
+        device = runner.device if todo and not args.dry_run else runner.device_spec  # nothing to run: no torch
+        where = f" on {device}" if todo else ""
+        if todo and executor.name != "local":
+            where = f" on {executor.name} ({device} here)"
+        print(f"matrix '{spec.name}': {len(resolved)} runs, {len(resolved) - len(todo)} already in the store, "
+              f"{len(todo)} to run{where} (store: {runner.store.path})", flush=True)
+        if not args.dry_run:
+            df = _run(args, runner, spec, resolved, todo, executor, options)
+    if args.dry_run:
+        _print_plan(todo, args.format)
+        return 0
     from registry.tables import paper_tables, render_tables
 
-    runner = make_runner(args)
-    spec = MatrixSpec.load(args.spec, runner.registry)
-    sets = {section: values for section, values in parse_sets(args.set).items() if values}
-    cells = filter_cells(spec.cells(runner.registry, sets), args.only, args.skip)
-    resolved, todo = runner.plan(cells, force=args.force)
-    name, options = executor_options(args, spec.executor)
-    executor = runner.registry.get("executor", name)
-    options = resolve_options(executor, "", "", "official", options)
-    device = runner.device if todo and not args.dry_run else runner.device_spec  # nothing to run: no torch
-    where = f" on {device}" if todo else ""
-    if todo and executor.name != "local":
-        where = f" on {executor.name} ({device} here)"
-    print(f"matrix '{spec.name}': {len(resolved)} runs, {len(resolved) - len(todo)} already in the store, "
-          f"{len(todo)} to run{where} (store: {runner.store.path})", flush=True)
-    if args.dry_run:
-        print("".join(f"  {item.cell.label}\n" for item in todo), end="")
-        return 0
+    tables = paper_tables(df, label=spec.label, tasks=runner.registry.tasks(), percent_of=spec.percent_of)
+    print(render_tables(tables, args.format), end="")
+    return report_failures(df)
+
+
+def _run(args: argparse.Namespace, runner: Runner, spec: MatrixSpec, resolved: list[Resolved], todo: list[Resolved],
+         executor: Any, options: dict[str, Any]) -> pd.DataFrame:
+    """Run what is left of the matrix; its rows from the store."""
     for item in todo:  # bad input stops here, before any training
         runner.check(item)
     context = WorkerContext(str(runner.store.path.resolve()), str(runner.cache.directory.resolve()),
@@ -79,8 +95,21 @@ def matrix(args: argparse.Namespace) -> int:
     counts = df["status"].value_counts().to_dict()
     print(f"matrix '{spec.name}' done in {time.perf_counter() - start:.1f}s: "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), flush=True)
-    print(render_tables(paper_tables(df, label=spec.label, tasks=runner.registry.tasks(), percent_of=spec.percent_of), args.format), end="")
-    return report_failures(df)
+    return df
+
+
+def _print_plan(todo: list[Resolved], fmt: str) -> None:
+    """The runs still to do: one label a line, or as CSV / JSON records."""
+    if fmt not in DATA_FORMATS:
+        print("".join(f"  {item.cell.label}\n" for item in todo), end="")
+        return
+    import pandas as pd
+
+    rows = pd.DataFrame([{"dataset": item.config["dataset"], **{kind: item.config[kind]["name"] for kind in
+                          ("pretrainer", "slimmer", "head")}, "seed": item.cell.seed,
+                          "finetune_seed": item.cell.finetune_seed, "key": item.key} for item in todo],
+                        columns=["dataset", "pretrainer", "slimmer", "head", "seed", "finetune_seed", "key"])
+    print(rows.to_csv(index=False) if fmt == "csv" else rows.to_json(orient="records", indent=2))
 
 
 @hookimpl
@@ -93,7 +122,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                    help="override an option in every cell, after the spec's own values")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
-    add_format_argument(p, what="final table")
+    add_format_argument(p, what="final table (with --dry-run: the runs still to do)", json_flag=True)
     p.add_argument("--executor", default=None, metavar="NAME",
                    help="where cells run: local (default), pool, ray, slurm, or a plugin's (spec: [executor] name)")
     p.add_argument("--workers", type=int, default=None, help="pool: worker processes; ray: CPUs of a local instance")

@@ -66,7 +66,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("table", help="print results as the paper's tables (rows = method, columns = dataset)",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("spec", nargs="?", default=None, help="only this spec's runs, with its row labels")
-    add_format_argument(p)
+    add_format_argument(p, json_flag=True)
     p.add_argument("--vs-reference", action="store_true",
                    help="show published baselines and derived parameter changes beside ours, with their sources")
     add_names_argument(p, "--datasets", "only these datasets (default: all)", old="--dataset")
