@@ -58,7 +58,7 @@ def _describe_commands(parser: argparse.ArgumentParser) -> None:
     for action in parser._subparsers._group_actions if parser._subparsers else ():
         helps = {choice.dest: choice.help for choice in action._choices_actions}
         for name, sub in action.choices.items():
-            sub.description = sub.description or helps.get(name)
+            sub.description = (sub.description or helps.get(name) or "").replace("``", "")  # docstrings' markup
             _describe_commands(sub)
 
 

@@ -31,6 +31,8 @@ def test_every_command_has_a_description_and_every_argument_help():
     for name, parser in commands(build_parser()).items():
         if not (parser.description or "").strip():
             missing.append(f"{name}: no description")
+        if "``" in (parser.description or ""):
+            missing.append(f"{name}: literal double backticks in the description")
         for action in parser._actions:
             if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 continue

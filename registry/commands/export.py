@@ -1,4 +1,4 @@
-"""``slide-bench export``: the store's raw runs, one row per run, for pandas, R or a spreadsheet.
+"""``slide-bench export``: every stored run, one row each, for pandas, R or a spreadsheet.
 
 Every stored column is kept; metrics become one column each (``metrics.<name>`` where a name is
 also a stored column's). In CSV and Parquet the nested columns (config, diagnostics, versions) are
@@ -49,6 +49,6 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--format", choices=EXPORT_FORMATS, default="csv",
                    help="csv, json (records) or parquet (needs pyarrow: pip install 'slide-bench[parquet]')")
-    p.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout; parquet needs one)")
+    p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="file to write (default: stdout; parquet needs one)")
     add_store_argument(p)
     p.set_defaults(func=export)

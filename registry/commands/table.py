@@ -1,4 +1,4 @@
-"""``slide-bench table [SPEC]``: the store's results as the paper's tables (Markdown, CSV, LaTeX).
+"""``slide-bench table [SPEC]``: the store's results as the paper's tables (Markdown, CSV, JSON, LaTeX).
 
 With a spec, only its runs are shown, with its row labels; without one, everything in the store.
 """
