@@ -20,7 +20,8 @@ def plugins(args: argparse.Namespace) -> int:
     components: dict[str, dict[str, list[dict[str, str]]]] = {}
     for kind in registry.entries:
         for entry in registry.entries[kind].values():
-            described = {"name": entry.obj.name, "description": " ".join(str(getattr(entry.obj, "description", "") or "").split())}
+            text = " ".join(str(getattr(entry.obj, "description", "") or "").split())
+            described = {"name": entry.obj.name, "description": text}
             components.setdefault(entry.plugin, {}).setdefault(kind, []).append(described)
     listing = []
     for name, plugin in pm.list_name_plugin():
