@@ -31,7 +31,8 @@ def link_split(data: Data, seed: int, num_val: float = NUM_VAL, num_test: float 
     from torch_geometric.data import Data
     from torch_geometric.utils import to_undirected
 
-    graph = Data(x=data.x, edge_index=to_undirected(data.edge_index, num_nodes=data.num_nodes), num_nodes=data.num_nodes)
+    n = data.num_nodes
+    graph = Data(x=data.x, edge_index=to_undirected(data.edge_index, num_nodes=n), num_nodes=n)
     split = T.RandomLinkSplit(num_val=num_val, num_test=num_test, is_undirected=True, split_labels=True,
                               add_negative_train_samples=False)
     state = random.getstate()  # PyG samples non-edges with Python's random module
@@ -42,7 +43,7 @@ def link_split(data: Data, seed: int, num_val: float = NUM_VAL, num_test: float 
             train, val, test = split(graph)
         finally:
             random.setstate(state)
-    out = Data(x=data.x, edge_index=train.edge_index, num_nodes=data.num_nodes,
+    out = Data(x=data.x, edge_index=train.edge_index, num_nodes=n,
                val_pos_edge_index=val.pos_edge_label_index, val_neg_edge_index=val.neg_edge_label_index,
                test_pos_edge_index=test.pos_edge_label_index, test_neg_edge_index=test.neg_edge_label_index,
                test_edge_index=test.edge_index)
