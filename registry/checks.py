@@ -2,10 +2,10 @@
 
 Checked: an instance (not a class) of the kind's base class, registered through that kind's hook; a
 non-empty name; ``Options`` a dataclass whose defaults build, whose tuning search spaces fit their
-options; ``quick`` and ``overrides`` naming options that exist; a dataset's ``load(root, split_seed)``
-signature; a spec file that exists; a task's metrics (its table metrics and primary among its required
-ones). Task names that datasets, heads and pretrainers declare are checked once all are registered
-(:meth:`registry.registry.Registry.check_tasks`).
+options; ``quick`` and ``overrides`` naming options that exist; a pretrainer that can rebuild its encoder
+(``Encoder`` or ``build_encoder``); a dataset's ``load(root, split_seed)`` signature; a spec file that exists;
+a task's metrics (its table metrics and primary among its required ones). Task names that datasets, heads
+and pretrainers declare are checked once all are registered (:meth:`registry.registry.Registry.check_tasks`).
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def check_component(kind: str, obj: Any, plugin: str) -> None:
             raise PluginError(f"{where}: no spec file at {obj.path}")
     else:
         check_options(obj, where)
+    if kind == "pretrainer" and obj.Encoder is None and type(obj).build_encoder is base.build_encoder:
+        raise PluginError(f"{where}: set Encoder (rebuilt as Encoder(**arch)) or override build_encoder(arch)")
 
 
 def _check_loader(spec: Any, where: str) -> None:

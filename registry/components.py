@@ -91,9 +91,15 @@ class Pretrainer(Component):
         ``data`` is what :meth:`prepare` returned; ``ctx.seed`` is already applied to torch's global RNG.
         """
 
-    @abstractmethod
+    #: the encoder class, when ``Encoder(**arch)`` rebuilds an encoder (the default :meth:`build_encoder`)
+    Encoder: ClassVar[type | None] = None
+
     def build_encoder(self, arch: dict[str, Any]) -> nn.Module:
-        """Rebuild an (untrained) encoder from its ``arch`` dict, for loading cached weights."""
+        """Rebuild an (untrained) encoder from its ``arch`` dict, for loading cached weights; by default
+        ``Encoder(**arch)``. A pretrainer overrides this or sets ``Encoder``."""
+        if self.Encoder is None:
+            raise NotImplementedError(f"pretrainer '{self.name}' sets no Encoder class and does not override build_encoder")
+        return self.Encoder(**arch)
 
     def init_encoder(self, data: Data, options: Any) -> nn.Module | None:
         """Optional: an untrained encoder of the architecture :meth:`pretrain` would return for this

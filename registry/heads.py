@@ -12,13 +12,10 @@
 A minimal head (README, "Writing a plugin")::
 
     tracker = FitTracker(ctx.device, data.num_classes)
-    for epoch in range(options.epochs):
-        tracker.start_epoch()
+    for epoch in tracker.epochs(options.epochs, ctx):  # timed, in a progress bar
         for nodes in train_batches(train_mask, options.batch_size):
-            ...  # one optimiser step
-            tracker.step(nodes.numel(), loss)
-        tracker.end_epoch()
-        tracker.evaluate(epoch, logits_of_all_nodes, data)
+            tracker.optimise(loss_of(nodes), nodes.numel(), optimizer)  # zero_grad, backward, step, count
+        tracker.evaluate(epoch, logits_of_all_nodes, data)  # ends the epoch's timing first
     return tracker.result([classifier, encoder])
 """
 
@@ -27,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +38,8 @@ from registry.sparse import select_rows, sparse_features
 
 if TYPE_CHECKING:
     from torch_geometric.data import Data
+
+    from registry.components import RunContext
 
 
 CLASSIFIER_INITS = ("xavier", "default")
@@ -104,6 +103,7 @@ class FitTracker:
     _start: float = 0.0
     _splits: list[tuple[Tensor, Tensor]] = field(default_factory=list)  # (node index, labels) of val, test
     _loss: Tensor | None = None  # the epoch's summed training loss, on the device
+    _open: bool = False  # an epoch started and not yet ended
 
     later_ties: bool = False
 
@@ -111,9 +111,29 @@ class FitTracker:
         self.best.later_ties = self.later_ties
         reset_peak_memory(self.device)
 
+    def epochs(self, n: int, ctx: RunContext | None = None, desc: str = "fine-tune") -> Iterator[int]:
+        """Epochs ``0..n-1`` (in ``ctx``'s progress bar), each timed from its start to :meth:`end_epoch`,
+        to :meth:`evaluate` or to the end of the loop body, whichever comes first."""
+        epochs = range(n) if ctx is None else ctx.progress(range(n), desc=desc, unit="epoch", leave=False)
+        for epoch in epochs:
+            self.start_epoch()
+            yield epoch
+            self.end_epoch()
+
+    def optimise(self, loss: Tensor, batch_size: int, *optimizers: torch.optim.Optimizer) -> None:
+        """One optimiser step on ``loss`` (zero the gradients, backward, step each optimiser), counted
+        with :meth:`step`."""
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        self.step(batch_size, loss)
+
     def start_epoch(self) -> None:
         synchronize(self.device)
         self._start = time.perf_counter()
+        self._open = True
 
     @property
     def budget_spent(self) -> bool:
@@ -127,13 +147,19 @@ class FitTracker:
             self._loss = loss if self._loss is None else self._loss + loss
 
     def end_epoch(self) -> None:
+        """Record the open epoch's time (once; a no-op when no epoch is open)."""
+        if not self._open:
+            return
         synchronize(self.device)
         self.epoch_times.append(time.perf_counter() - self._start)
+        self._open = False
 
     @torch.no_grad()
     def evaluate(self, epoch: int, logits: Tensor, data: Data) -> bool:
         """Score val and test; only validation decides whether this epoch is kept. The split indices and
-        labels are moved to the logits' device once; per epoch only the four scores reach the host."""
+        labels are moved to the logits' device once; per epoch only the four scores reach the host. An
+        epoch still open is ended first: evaluation time is not training time."""
+        self.end_epoch()
         if not self._splits:
             y = data.y.to(logits.device)
             for mask in (data.val_mask, data.test_mask):

@@ -18,9 +18,11 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterable, Iterator
+from weakref import WeakKeyDictionary
 
 import pluggy
 
@@ -116,9 +118,70 @@ def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
     return _finish(pm)
 
 
+@dataclass(frozen=True)
+class PluginRecipe:
+    """How a worker process rebuilds a :func:`plugin_manager_of` manager: plugin modules by name,
+    the folders to import them from, the entry-point names (picklable; see :func:`recipe_of`)."""
+
+    modules: tuple[tuple[str, str], ...]
+    paths: tuple[str, ...]
+    entry_points: tuple[str, ...]
+
+    def build(self) -> pluggy.PluginManager:
+        for path in reversed(self.paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        try:
+            plugins = {name: importlib.import_module(module) for name, module in self.modules}
+        except Exception as exc:
+            raise PluginError(f"a worker cannot import the plugins in use: {type(exc).__name__}: {exc}") from None
+        return plugin_manager_of(plugins, self.entry_points)
+
+
+def _import_root(module: ModuleType) -> str | None:
+    """The sys.path folder that ``import module.__name__`` finds ``module`` in, or None."""
+    file = getattr(module, "__file__", None)
+    if not file or module.__name__ == "__main__":
+        return None
+    root = Path(file).resolve().parent
+    for _ in range(module.__name__.count(".") + (Path(file).name == "__init__.py")):
+        root = root.parent
+    return str(root)
+
+
+def _recipe(plugins: dict[str, object], entry_points: Iterable[str]) -> PluginRecipe | str:
+    """The recipe of these plugins, or why worker processes cannot rebuild them."""
+    modules, paths = [], []
+    for name, plugin in plugins.items():
+        root = _import_root(plugin) if isinstance(plugin, ModuleType) else None
+        if root is None:
+            return (f"plugin '{name}' is not an importable module ({type(plugin).__name__}), so worker processes "
+                    "cannot load it: pass its module to registry.testing, or use --executor local")
+        modules.append((name, plugin.__name__))
+        paths.append(root)
+    return PluginRecipe(tuple(modules), tuple(dict.fromkeys(paths)), tuple(entry_points))
+
+
+def recipe_of(pm: pluggy.PluginManager) -> PluginRecipe | None:
+    """How workers rebuild ``pm``: None when it is the environment's (workers build theirs from the
+    same environment); a :class:`PluginRecipe` for a :func:`plugin_manager_of` one. A manager that
+    workers cannot rebuild is a one-line :class:`PluginError`."""
+    if pm is _pm:
+        return None
+    recipe = _recipes.get(pm)
+    if recipe is None:
+        raise PluginError("the plugin manager in use was not made by registry.plugins (make_plugin_manager, "
+                          "plugin_manager_of), so worker processes cannot rebuild it: use --executor local")
+    if isinstance(recipe, str):
+        raise PluginError(recipe)
+    return recipe
+
+
 def plugin_manager_of(plugins: dict[str, object], entry_points: Iterable[str] = ()) -> pluggy.PluginManager:
     """A manager with exactly these ``{name: plugin}`` objects, the named installed entry points (a
-    missing or broken one is an error) and the core's own plugins; no environment variable applies."""
+    missing or broken one is an error) and the core's own plugins; no environment variable applies.
+    Worker processes of the ``pool``, ``ray`` and ``slurm`` executors rebuild it when its plugins are
+    importable modules (:func:`recipe_of`)."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     wanted = set(entry_points)
@@ -131,6 +194,7 @@ def plugin_manager_of(plugins: dict[str, object], entry_points: Iterable[str] = 
             pm.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as exc:
             raise PluginError(f"plugin '{name}' failed to load: {type(exc).__name__}: {exc}") from None
+    _recipes[pm] = _recipe(plugins, entry_points)
     return _finish(pm)
 
 
@@ -145,6 +209,8 @@ def _finish(pm: pluggy.PluginManager) -> pluggy.PluginManager:
 
 _pm: pluggy.PluginManager | None = None
 _active: list[pluggy.PluginManager] = []  # managers put in use by :func:`using`, innermost last
+_recipes: WeakKeyDictionary[pluggy.PluginManager, PluginRecipe | str] = WeakKeyDictionary()
+_rules: WeakKeyDictionary[pluggy.PluginManager, dict[str, slimming.SelectionRule]] = WeakKeyDictionary()
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -155,6 +221,12 @@ def get_plugin_manager() -> pluggy.PluginManager:
     if _pm is None:
         _pm = make_plugin_manager()
     return _pm
+
+
+def install_plugin_manager(pm: pluggy.PluginManager) -> None:
+    """Make ``pm`` the process-wide manager (a worker process adopting its driver's plugins)."""
+    global _pm
+    _pm = pm
 
 
 def forget_plugin_manager() -> None:
@@ -194,9 +266,15 @@ def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
                 raise PluginError(f"plugin '{plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
     registry.check_supplied()
     registry.check_tasks()
-    slimming.RULES.clear()  # slimmers resolve selection-rule names against this registry's rules
-    slimming.RULES.update({entry.obj.name: entry.obj for entry in registry.entries["selection"].values()})
+    _rules[pm] = {entry.obj.name: entry.obj for entry in registry.entries["selection"].values()}
     return registry
+
+
+def selection_rules_in_use() -> dict[str, slimming.SelectionRule] | None:
+    """The selection rules registered with the manager in use (:func:`get_plugin_manager`, without
+    creating one), once its registry is built; None before."""
+    pm = _active[-1] if _active else _pm
+    return _rules.get(pm) if pm is not None else None
 
 
 def plugin_versions(pm: pluggy.PluginManager) -> dict[str, str]:

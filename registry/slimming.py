@@ -112,9 +112,16 @@ class Random(SelectionRule):
         return torch.randperm(layer.units, generator=generator)[:k].sort().values
 
 
-#: the rules the slimmers resolve names against: the built-ins, plus those the last registry built
-#: (:func:`registry.plugins.build_registry`) holds
-RULES: dict[str, SelectionRule] = {rule.name: rule for rule in (Stride(), Random())}
+#: the built-in rules, which names resolve against when no registry is in use
+BUILTIN_RULES: dict[str, SelectionRule] = {rule.name: rule for rule in (Stride(), Random())}
+
+
+def registered_rules() -> dict[str, SelectionRule]:
+    """The rules names resolve against: those registered with the plugin manager in use (each
+    :func:`registry.testing.plugin_bench` has its own), else the built-ins."""
+    from registry.plugins import selection_rules_in_use
+
+    return selection_rules_in_use() or BUILTIN_RULES
 
 
 def selection_rule(rule: str | SelectionRule | Callable[[LayerView], Tensor]) -> SelectionRule:
@@ -125,9 +132,10 @@ def selection_rule(rule: str | SelectionRule | Callable[[LayerView], Tensor]) ->
         return ScoreRule(getattr(rule, "__name__", "score"), rule)
     from registry.registry import normalize
 
-    by_key = {normalize(name): r for name, r in RULES.items()}
+    rules = registered_rules()
+    by_key = {normalize(name): r for name, r in rules.items()}
     if normalize(rule) not in by_key:
-        raise ValueError(f"unknown selection rule '{rule}' ({', '.join(RULES)})")
+        raise ValueError(f"unknown selection rule '{rule}' ({', '.join(rules)})")
     return by_key[normalize(rule)]
 
 

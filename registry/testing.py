@@ -67,7 +67,10 @@ class Bench:
         from registry.cli import main
 
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(argv), plugin_manager=self.plugin_manager)
+            try:
+                code = main(list(argv), plugin_manager=self.plugin_manager)
+            except SystemExit as exc:  # argparse: usage errors (2), --help and --version (0)
+                code = exc.code if isinstance(exc.code, int) else 1
         return Result(code, out.getvalue(), err.getvalue())
 
     def results(self) -> "pandas.DataFrame":

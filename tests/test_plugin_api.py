@@ -60,6 +60,13 @@ class NoDefaults(Majority):
     Options = NeedsValue
 
 
+class NoEncoder(Pretrainer):
+    name = "no-encoder"
+
+    def pretrain(self, data, options, ctx):
+        raise AssertionError("never called")
+
+
 def load_without_seed(root):
     return load_toy(root)
 
@@ -77,6 +84,9 @@ MISTAKES = {  # hook → what is registered → the one line expected
                       "head 'bad-overrides': overrides['graphmae/Cora'] names unknown option(s) lr. Options: epochs"),
     "dataset load signature": ("register_datasets", DatasetSpec("noseed", load_without_seed),
                                "dataset 'noseed': load must accept (root, split_seed), got load(root)"),
+    "pretrainer that cannot rebuild its encoder": (
+        "register_pretrainers", NoEncoder(),
+        "pretrainer 'no-encoder': set Encoder (rebuilt as Encoder(**arch)) or override build_encoder(arch)"),
     "dataset as a class": ("register_datasets", DatasetSpec,
                            "registered the class DatasetSpec through register_datasets; register an instance"),
 }
@@ -188,3 +198,79 @@ def test_describe_plugin_component_and_unknown_name(contracts):
     assert result.out.splitlines()[-1].split() == ["width", "int", "4"]
     unknown = contracts.run("describe", "head", "slid")
     assert unknown.code == 2 and "Unknown head 'slid'. Did you mean 'slide'?" in unknown.err
+
+
+# ---- isolation: each plugin manager its own selection rules; pool workers get in-process plugins ---------
+
+RULE_PLUGIN = '''
+import torch
+from torch_geometric.data import Data
+from registry import DatasetSpec, hookimpl
+from registry.slimming import ScoreRule
+
+
+def tiny(root, split_seed):
+    y = torch.arange(60) % 3
+    masks = [(torch.arange(60) // 20) == i for i in range(3)]
+    return Data(x=torch.randn(60, 8, generator=torch.Generator().manual_seed(0)) + y[:, None],
+                edge_index=torch.stack([torch.arange(60), (torch.arange(60) + 3) % 60]), y=y, num_classes=3,
+                train_mask=masks[0], val_mask=masks[1], test_mask=masks[2])
+
+
+@hookimpl
+def register_selection_rules(register):
+    register(ScoreRule("norm", lambda layer: layer.unit_weights().norm(dim=(0, 2))))
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec("tiny", tiny, "60 nodes"))
+'''
+
+
+def test_selection_rules_do_not_leak_between_plugin_managers(tmp_path, monkeypatch):
+    from registry.slimming import selection_rule
+
+    (tmp_path / "norm_rule.py").write_text(RULE_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import norm_rule
+
+    with plugin_bench(norm_rule, entry_points=["slide_plugin"], folder=tmp_path / "a") as with_rule:
+        with plugin_bench(entry_points=["slide_plugin"], folder=tmp_path / "b") as without:
+            assert with_rule.run("run", "--dataset", "tiny", "--slim", "half", "--set", "slim.selection=norm", "--preset", "quick",
+                                 "--quiet").code == 0
+            result = without.run("run", "--slim", "half", "--set", "slim.selection=norm", "--preset", "quick", "--quiet")
+            assert result.code == 2 and "unknown selection rule 'norm'" in result.err
+            with_rule.registry()  # built last: still not the other bench's
+            assert without.run("run", "--slim", "half", "--set", "slim.selection=norm", "--quiet").code == 2
+            assert without.run("run", "--no-such-flag").code == 2  # a usage error is a code too, not SystemExit
+    with pytest.raises(ValueError, match="unknown selection rule 'norm'"):
+        selection_rule("norm")  # nothing left behind by the benches
+
+
+def test_pool_workers_load_plugins_given_in_process(tmp_path, monkeypatch):
+    """A plugin given to registry.testing (not installed, no environment variable) runs in pool workers."""
+    (tmp_path / "norm_rule.py").write_text(RULE_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import norm_rule
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('datasets = ["tiny"]\npretrainers = ["graphmae"]\nslimmers = ["half"]\nheads = ["linear"]\n'
+                    'seeds = [0, 1]\npreset = "quick"\n[set]\nslim.selection = "norm"\n')
+    with plugin_bench(norm_rule, entry_points=["slide_plugin"], folder=tmp_path / "bench") as bench:
+        result = bench.run("matrix", str(spec), "--executor", "pool", "--workers", "2", "--threads", "1", "--quiet")
+        assert result.code == 0, result.err
+        rows = bench.results()
+    assert rows["status"].tolist() == ["ok", "ok"]
+    assert {c["slimmer"]["options"]["selection"] for c in rows["config"]} == {"norm"}
+
+
+def test_pool_refuses_plugins_workers_cannot_import_in_one_line(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('datasets = ["Cora"]\npretrainers = ["graphmae"]\nheads = ["linear"]\npreset = "quick"\n')
+    with plugin_bench(("inline", plugin_registering("register_slimmers", Third())), entry_points=["slide_plugin"],
+                      folder=tmp_path) as bench:
+        result = bench.run("matrix", str(spec), "--executor", "pool", "--workers", "1", "--quiet")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "plugin 'inline' is not an importable module" in result.err and "--executor local" in result.err
+    assert not (tmp_path / "encoders").exists()

@@ -28,8 +28,9 @@ def example(marker: str) -> str:
 
 @pytest.mark.parametrize("marker", [*KINDS, "test"])
 def test_each_example_is_short(marker):
-    """Non-blank lines, imports and hook included: slimmer 15, encoder 22, pretrainer 28, head 29, dataset 16."""
-    assert len([line for line in example(marker).splitlines() if line.strip()]) <= 30
+    """Non-blank lines, imports and hook included: slimmer 15, encoder 20, pretrainer 20, head 21, dataset 16,
+    test 11 (the toolkit carries the loops: registry.training.minimise, FitTracker.epochs/optimise)."""
+    assert len([line for line in example(marker).splitlines() if line.strip()]) <= 21
 
 
 def write_package(root: Path) -> dict[str, str]:

@@ -23,6 +23,7 @@ from registry.executors.base import WorkerContext
 from registry.executors.driver import drive
 from registry.executors.worker import prime
 from registry.hookspecs import hookimpl
+from registry.plugins import get_plugin_manager, recipe_of
 from registry.runner import Resolved, Runner
 from registry.spec import MatrixSpec, filter_cells, shipped_specs
 
@@ -84,7 +85,8 @@ def _run(args: argparse.Namespace, runner: Runner, spec: MatrixSpec, resolved: l
         runner.check(item)
     context = WorkerContext(str(runner.store.path.resolve()), str(runner.cache.directory.resolve()),
                             str(Path(args.data_root).resolve()) if args.data_root else None, args.device,
-                            args.threads, args.force, args.claim_ttl)
+                            args.threads, args.force, args.claim_ttl,
+                            recipe_of(get_plugin_manager()) if executor.name != "local" else None)
     prime(context, runner)
     signal.signal(signal.SIGTERM, _interrupt)
     start = time.perf_counter()

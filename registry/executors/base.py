@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from registry.components import Component
 from registry.errors import ConfigError
+from registry.plugins import PluginRecipe
 from registry.runner import Cell
 
 
@@ -31,6 +32,7 @@ class WorkerContext:
     threads: int | None = None
     force: bool = False
     claim_ttl: float = 120.0
+    plugins: PluginRecipe | None = None  # None: workers load the plugins the environment selects
 
 
 @dataclass(frozen=True)

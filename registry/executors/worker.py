@@ -16,9 +16,11 @@ _runners: dict[WorkerContext, Runner] = {}
 def runner_for(context: WorkerContext) -> Runner:
     """One runner per context and process: registry, datasets and store are built once per worker."""
     if context not in _runners:
-        from registry.plugins import build_registry
+        from registry.plugins import build_registry, install_plugin_manager
         from registry.store import ResultsStore
 
+        if context.plugins is not None:  # the driver's in-process plugins (registry.testing)
+            install_plugin_manager(context.plugins.build())
         _runners[context] = Runner(build_registry(), ResultsStore(context.store), EncoderCache(Path(context.cache)),
                                    context.device, data_root=context.data_root, quiet=True, threads=context.threads)
     return _runners[context]

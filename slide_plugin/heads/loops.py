@@ -23,15 +23,10 @@ def fit_linear(encoder: nn.Module, data: Data, options: LinearOptions, ctx: RunC
     classifier = make_classifier(z.size(1), data.num_classes, options.classifier_init).to(ctx.device)
     optimizer = torch.optim.Adam(classifier.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     tracker = FitTracker(ctx.device, data.num_classes, later_ties=options.later_ties)
-    for epoch in ctx.progress(range(options.epochs), desc="linear probe", unit="epoch", leave=False):
-        tracker.start_epoch()
+    for epoch in tracker.epochs(options.epochs, ctx, desc="linear probe"):
         classifier.train()
         for nodes in train_batches(train, options.batch_size):
-            optimizer.zero_grad()
-            loss = F.cross_entropy(classifier(z[nodes]), y[nodes])
-            loss.backward()
-            optimizer.step()
-            tracker.step(nodes.numel(), loss)
+            tracker.optimise(F.cross_entropy(classifier(z[nodes]), y[nodes]), nodes.numel(), optimizer)
         tracker.end_epoch()
         classifier.eval()
         tracker.evaluate(epoch, classifier(z), data)
@@ -49,20 +44,14 @@ def fit_full(encoder: nn.Module, data: Data, options: FullOptions, ctx: RunConte
     n_train = int(train.sum())
     batches = 1 if options.batch_size is None else -(-n_train // options.batch_size)  # no RNG draw
     epochs = planned_epochs(options.epochs, options.budget_steps, batches)
-    for epoch in ctx.progress(range(epochs), desc="full fine-tune", unit="epoch", leave=False):
-        tracker.start_epoch()
+    for epoch in tracker.epochs(epochs, ctx, desc="full fine-tune"):
         encoder.train(options.encoder_train_mode)
         classifier.train()
         for nodes in train_batches(train, options.batch_size):
             if tracker.budget_spent:
                 break
-            for opt in optimizers:
-                opt.zero_grad()
             loss = F.cross_entropy(classifier(batch_forward(encoder, x, edge_index, nodes)), y[nodes])
-            loss.backward()
-            for opt in optimizers:
-                opt.step()
-            tracker.step(nodes.numel(), loss)
+            tracker.optimise(loss, nodes.numel(), *optimizers)
         tracker.end_epoch()
         encoder.eval()
         classifier.eval()
