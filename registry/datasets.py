@@ -5,6 +5,7 @@ Data root: ``--data-root``, else ``$SLIDE_DATA_ROOT``, else a per-user cache fol
 loaders download into it as usual; offline, it must hold the raw files in the loaders' layout.
 Cora's raw files ship inside the package, so Cora always loads with no network. A read-only root
 (such as a shared dataset folder) is mirrored into the cache, all but ``processed/``, before loading.
+Mirrors and processed files are checked before each load (:mod:`registry.artefacts`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from registry.artefacts import digests, mirror_tree, sealed
 from registry.components import DatasetSpec
 from registry.errors import DataError, SlideBenchError, require_extra
 from registry.hookspecs import hookimpl
@@ -53,18 +54,24 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
 
 
-def _copy_if_changed(src: str, dst: str) -> None:
-    if not os.path.exists(dst) or os.stat(dst).st_size != os.stat(src).st_size:
-        shutil.copy2(src, dst)
-
-
 def mirror(root: Path, folder: str) -> Path:
-    """A cache copy of ``root/folder`` without ``processed/`` (the loaders write their own there)."""
+    """A cache copy of ``root/folder`` without ``processed/`` (the loaders write their own there); a
+    copied file that differs from its source is set aside and copied again (:mod:`registry.artefacts`)."""
     copy = cache_dir() / "mirrors" / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
     if (root / folder).is_dir():
-        shutil.copytree(root / folder, copy / folder, ignore=shutil.ignore_patterns("processed"),
-                        copy_function=_copy_if_changed, dirs_exist_ok=True)
+        mirror_tree(root / folder, copy / folder)
     return copy
+
+
+def processed(folder: Path, loader: str) -> contextlib.AbstractContextManager[None]:
+    """Around a PyG/OGB ``loader`` reading ``folder``'s raw files into ``folder/processed``: the processed
+    files are verified against what they were made from, set aside when damaged, sealed when new."""
+    from torch_geometric import __version__ as pyg_version
+
+    def key() -> dict[str, object]:
+        return {"loader": loader, "torch_geometric": pyg_version, "sources": digests(folder, skip=("processed",))}
+
+    return sealed(folder / "processed", key, f"processed files of {folder.name}")
 
 
 def writable_root(root: Path, folder: str) -> Path:
@@ -111,7 +118,8 @@ def load_planetoid(name: str) -> Callable[..., Data]:
             root = mirror(EMBEDDED, name)  # the package's own copy: never written to
         else:
             root = writable_root(root, name)
-        dataset = Planetoid(str(root), name)  # public split
+        with processed(root / name, "Planetoid"):
+            dataset = Planetoid(str(root), name)  # public split
         return _finish(dataset[0], name, dataset.num_classes)
 
     return load
@@ -122,7 +130,8 @@ def load_amazon(name: str) -> Callable[..., Data]:
         from torch_geometric.datasets import Amazon
 
         root = writable_root(root, name)
-        dataset = Amazon(str(root), name)
+        with processed(root / name, "Amazon"):
+            dataset = Amazon(str(root), name)
         data = dataset[0]
         data.train_mask, data.val_mask, data.test_mask = _seeded_split(data.num_nodes, split_seed)
         return _finish(data, name, dataset.num_classes)
@@ -167,7 +176,8 @@ def load_arxiv(root: Path, split_seed: int = 0) -> Data:
     for folder in (root / "ogbn_arxiv", target / "ogbn_arxiv"):  # else ogb asks on stdin whether to re-download
         if folder.is_dir() and not (folder / "RELEASE_v1.txt").exists():
             raise DataError(f"{folder} lacks ogb's RELEASE_v1.txt: restore it, or remove the folder to re-download")
-    dataset = PygNodePropPredDataset("ogbn-arxiv", root=str(target))
+    with processed(target / "ogbn_arxiv", "ogbn-arxiv"):
+        dataset = PygNodePropPredDataset("ogbn-arxiv", root=str(target))
     data = dataset[0]
     split = dataset.get_idx_split()
     for key, mask_name in (("train", "train_mask"), ("valid", "val_mask"), ("test", "test_mask")):

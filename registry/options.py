@@ -168,6 +168,8 @@ def check_value(value: Any, annotation: Any) -> str | None:
         return check_value(value, base)
     if not _type_ok(value, annotation):
         return f"expected {describe_type(annotation)}"
+    if annotation is int and not -2**63 <= value < 2**63:  # beyond what the store and torch take
+        return "valid: a 64-bit int"
     if isinstance(value, float) and not math.isfinite(value):
         return f"valid: finite {describe_type(annotation)}"
     if typing.get_origin(annotation) is list and typing.get_args(annotation):

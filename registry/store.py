@@ -7,7 +7,8 @@ tasks existed: node classification's, :data:`registry.components.REQUIRED_METRIC
 a finite value of every required metric (only a store written before that check can hold one) is neither
 shown nor counted as done: :meth:`ResultsStore.frame` skips it with a note on stderr, and the next run redoes it.
 
-``ResultsStore(path)`` opens a store to write (created if missing); ``read_only=True`` opens an
+``ResultsStore(path)`` opens a store to write (created by its first write, so that bad input found
+before any run leaves no file behind); ``read_only=True`` opens an
 existing one without ever creating or changing it, so a read-only file can be read. A path that is a
 folder, a file that is not SQLite, an unwritable store and a store locked longer than ``timeout``
 seconds are :class:`registry.errors.StoreError`: one line, exit code 2.
@@ -87,6 +88,18 @@ class ResultsStore:
                 raise StoreError(f"{self.path} holds no slide-bench results (no 'runs' table)")
             return
         self._check_writable()
+        self._ready = False
+        if self.path.exists():  # an existing file: a store (migrated now), or one line saying what it is
+            self.create()
+
+    def create(self) -> None:
+        """Create the tables (the file and its folder too, when missing) and migrate an older store; the
+        first use does it (workers claiming cells in the file need it made first)."""
+        self._ready = True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of results store {self.path}: {exc.strerror}") from None
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -96,12 +109,12 @@ class ResultsStore:
                     db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
 
     def _check_writable(self) -> None:
+        """The store, or the folder that will hold it (made at the first write), can be written."""
         folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the folder of results store {self.path}: {exc.strerror}") from None
-        for target in (folder, self.path):  # SQLite writes its journal beside the file
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+        if not existing.is_dir():
+            raise StoreError(f"cannot create the folder of results store {self.path}: {existing} is a file")
+        for target in (existing, self.path):  # SQLite writes its journal beside the file
             if target.exists() and not _writable(target):
                 raise StoreError(f"results store {self.path} is not writable ({target} is read-only); "
                                  "pass --store elsewhere")
@@ -109,6 +122,8 @@ class ResultsStore:
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A connection, committed and closed at the end; SQLite's errors become one-line StoreErrors."""
+        if not self.read_only and not self._ready:  # the file is made by the first use, not by opening it:
+            self.create()                           # bad input found before any run leaves no store behind
         try:
             if self.read_only:  # in a read-only folder SQLite cannot make its WAL index: read the file as is
                 mode = "ro" if _writable(self.path.resolve().parent) else "ro&immutable=1"
@@ -128,6 +143,8 @@ class ResultsStore:
     def done_keys(self, device: str | None = None) -> set[str]:
         """Keys not to run again: ``ok`` rows with every required metric finite, and ``oom`` rows
         recorded on ``device``."""
+        if self._missing():
+            return set()
         with self._connect() as db:
             required = "required" if "required" in self._columns(db) else "NULL"
             rows = db.execute(f"SELECT key, status, metrics, {required} FROM runs WHERE status = 'ok' OR "
@@ -139,8 +156,14 @@ class ResultsStore:
         return {name for _, name, *_ in db.execute("PRAGMA table_info(runs)")}
 
     def has_status(self, status: str) -> bool:
+        if self._missing():
+            return False
         with self._connect() as db:
             return db.execute("SELECT 1 FROM runs WHERE status = ? LIMIT 1", (status,)).fetchone() is not None
+
+    def _missing(self) -> bool:
+        """A writable store not created yet: reads find nothing, without creating it."""
+        return not self.read_only and not self._ready and not self.path.exists()
 
     def write(self, row: dict[str, Any]) -> None:
         """Insert or replace one run, committed at once."""

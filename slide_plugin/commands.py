@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Annotated
 
+from registry import Count
 from registry.commands.common import (add_format_argument, add_names_argument, add_run_arguments, add_store_argument,
                                      checked)
 from registry.config import PRESETS
@@ -60,10 +61,10 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default="Cora", help="dataset name")
     p.add_argument("--pretrainer", default="graphmae", help="self-supervised pretrainer")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining seeds")
-    p.add_argument("--rates", type=float, nargs="+", default=None,
+    p.add_argument("--rates", type=checked(Annotated[float, Range(0, 1, high_open=True)]), nargs="+", default=None,
                    help="shares of neurons removed (default: 0.0 0.1 ... 0.9)")
     p.add_argument("--selection", default="stride", help="which neurons are kept: a selection rule (stride, random, ...)")
-    p.add_argument("--max-nodes", type=int, default=10_000, help="CKA on the first N nodes (paper: 10,000)")
+    p.add_argument("--max-nodes", type=checked(Count), default=10_000, help="CKA on the first N nodes (paper: 10,000)")
     p.add_argument("--set", action="append", default=[], metavar="pretrain.OPTION=VALUE",
                    help="override a pretraining option")
     _common(p)

@@ -1,9 +1,10 @@
 """A corpus of bad input against the command line, as a new user would type it: every case exits 2
 with one readable line on stderr, no traceback, before any training, and leaves the stores as they
-were (a read command never creates one)."""
+were (no command creates one on bad input)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from registry.cli import main
+from registry.testing import environment_plugins
 from slide_plugin.pretrainers.graphmae import GraphMAE
 from slide_plugin.pretrainers.grace import GRACE
 from slide_plugin.pretrainers.maskgae import MaskGAE
@@ -34,6 +36,30 @@ SPECS = {
     "bad-set.toml": b'datasets = ["Cora"]\npretrainers = ["graphmae"]\n[set]\ntrain.lr = 1\n',
     "empty.toml": b"",
     "bom-latin1.toml": "datasets = [\"Cora\"]\n# r\u00e9sum\u00e9\n".encode("latin-1"),
+    "float-seed.toml": b'datasets = ["Cora"]\nseeds = [1.5]\n',
+    "bool-seed.toml": b'datasets = ["Cora"]\nseeds = [true]\n',
+    "seed-in-list.toml": b'datasets = ["Cora"]\nseeds = [[0]]\n',
+    "negative-finetune-seed.toml": b'datasets = ["Cora"]\nfinetune_seeds = [-1]\n',
+    "int-preset.toml": b'datasets = ["Cora"]\npreset = 3\n',
+    "unknown-preset.toml": b'datasets = ["Cora"]\npreset = "fast"\n',
+    "set-not-a-table.toml": b'datasets = ["Cora"]\nset = 3\n',
+    "set-section-scalar.toml": b'datasets = ["Cora"]\n[set]\nhead = 3\n',
+    "int-executor.toml": b'datasets = ["Cora"]\nexecutor = 5\n',
+    "unknown-executor.toml": b'datasets = ["Cora"]\nexecutor = "nope"\n',
+    "float-epochs.toml": b'datasets = ["Cora"]\n[set]\npretrain.epochs = 1e30\n',
+    "huge-epochs.toml": b'datasets = ["Cora"]\n[set]\npretrain.epochs = 99999999999999999999\n',
+    "inf-lr.toml": b'datasets = ["Cora"]\n[set]\nhead.lr = inf\n',
+    "nan-lr.toml": b'datasets = ["Cora"]\n[set]\nhead.lr = nan\n',
+    "empty-datasets.toml": b'datasets = []\n',
+    "empty-dataset-name.toml": b'datasets = [""]\n',
+    "empty-name.toml": b'name = ""\ndatasets = ["Cora"]\n',
+    "int-description.toml": b'description = 3\ndatasets = ["Cora"]\n',
+    "unknown-group-key.toml": b'datasets = ["Cora"]\n[[group]]\nfoo = 1\n',
+    "group-a-table.toml": b'datasets = ["Cora"]\ngroup = {heads = ["linear"]}\n',
+    "int-label.toml": b'datasets = ["Cora"]\n[[group]]\nlabel = 3\n',
+    "overrides-unknown-dataset.toml": b'datasets = ["Cora"]\n[overrides.Nope]\nhead.lr = 0.1\n',
+    "overrides-bad-value.toml": b'datasets = ["Cora"]\n[overrides.Cora]\nhead.lr = -1\n',
+    "binary.toml": bytes(range(256)),
 }
 
 CASES = [
@@ -116,6 +142,45 @@ CASES = [
     ["analyze", "params", "--datasets", "Corra", "--store", "{tmp}/new.sqlite"],
     ["describe", "head", "linaer"], ["describe", "spec", "nothing"], ["describe", "widget", "x"],
     ["bogus-command"],
+    # more of each class: every sub-command, empty strings, huge numbers, executors
+    ["describe"], ["describe", "head"], ["describe", "head", ""], ["describe", "pretrainer", "graphmae", "extra"],
+    ["specs", "extra"], ["specs", "--bogus"], ["plugins", "extra"], ["analyze"],
+    ["analyze", "cka", "--store", "{tmp}/folder"], ["analyze", "params", "--store", "{tmp}/junk.sqlite"],
+    ["analyze", "cka", "--max-nodes", "0", "--store", "{tmp}/new.sqlite"],
+    ["analyze", "cka", "--rates", "nan", "--store", "{tmp}/new.sqlite"],
+    ["analyze", "cka", "--rates", "1", "--store", "{tmp}/new.sqlite"],
+    ["analyze", "cka", "--selection", "bogus", "--store", "{tmp}/new.sqlite"],
+    ["analyze", "cka", "--seeds", "-1", "--store", "{tmp}/new.sqlite"],
+    ["plot", "cka", "--store", "{tmp}/junk.sqlite"], ["plot", "cka", "--store", "{tmp}/folder"],
+    ["bench", "--rounds", "0"], ["bench", "--threads", "-1"], ["bench", "--datasets", "Corra"],
+    ["bench", "--devices", "gpu"], ["bench", "--encoders", "graphmea"], ["bench", "--from-json", "{tmp}/missing.json"],
+    ["bench", "--from-json", "{tmp}/junk.sqlite"], ["bench", "--suite", "{tmp}/afile"],
+    ["compare", "--store", "{tmp}/junk.sqlite", "--a", "head=linear", "--b", "head=full"],
+    ["compare", "--store", "{tmp}/good.sqlite", "--a", "", "--b", ""],
+    ["table", "--format", "pdf"], ["table", "--store", ""],
+    MATRIX + ["quick", "--executor", "nope"], MATRIX + ["quick", "--executor", "pool", "--workers", "-1"],
+    MATRIX + ["quick", "--executor", "pool", "--executor-set", "workers=-1"],
+    MATRIX + ["quick", "--executor", "pool", "--executor-set", "workers=abc"],
+    MATRIX + ["quick", "--executor", "pool", "--executor-set", "threads=-2"],
+    MATRIX + ["quick", "--executor", "pool", "--executor-set", "runs_per_gpu=0"],
+    MATRIX + ["quick", "--executor-set", "bogus=1"], MATRIX + ["quick", "--executor-set", "="],
+    MATRIX + ["quick", "--executor-set", "noequals"], MATRIX + ["quick", "--executor", "local", "--workers", "3"],
+    MATRIX + ["quick", "--executor", "slurm", "--executor-set", "time=0"],
+    MATRIX + ["quick", "--executor", "ray", "--ray-address", "127.0.0.1:9"],
+    MATRIX + ["quick", "--claim-ttl", "-1"], MATRIX + ["quick", "--claim-ttl", "nan"], MATRIX + ["quick", "--claim-ttl", "0"],
+    MATRIX + [""], MATRIX + ["/dev/null"], MATRIX + ["{tmp}/afile"],
+    RUN + ["--dataset", ""], RUN + ["--head", ""], RUN + ["--pretrainer", ""], RUN + ["--slim", ""], RUN + ["--set", ""],
+    RUN + ["--device", ""], ["run", "--store", "", "--quiet"], RUN + ["--seeds", "0", "--seeds"],
+    RUN + ["--threads", "100000000000000000000"], RUN + ["--finetune-seeds", "99999999999999999999999"],
+    RUN + ["--set", "head.epochs=99999999999999999999999"], RUN + ["--set", "pretrain.epochs=true"],
+    RUN + ["--set", "pretrain.epochs=1e3"], RUN + ["--set", "head.lr=0x10"], RUN + ["--set", "head.lr=1,2"],
+    RUN + ["--set", "head.lr=[0.1]"], RUN + ["--set", "head.lr={}"], RUN + ["--set", "pretrain.num_hidden=-1"],
+    RUN + ["--set", "pretrain.mask_rate=1e-400"], RUN + ["--set", "slim.selection="],
+    RUN + ["--slim", "custom", "--set", "slim.ratios=[0.5,0.5,0.5,0.5]"],
+    RUN + ["--slim", "custom", "--set", "slim.ratios=[nan]"], RUN + ["--slim", "custom", "--set", "slim.ratios=[-0.5]"],
+    ["env:SLIDE_BENCH_PLUGINS_DIR={tmp}/nonexistent", *RUN], ["env:SLIDE_BENCH_PLUGINS_DIR={tmp}/afile", *RUN],
+    ["env:SLIDE_DATA_ROOT={tmp}/afile", *RUN],
+    ["env:SLIDE_BENCH_LOAD_PLUGINS=nonexistent_plugin", "env:SLIDE_BENCH_STRICT_PLUGINS=1", *RUN],
 ]
 
 
@@ -172,12 +237,15 @@ def _snapshot(tmp: Path) -> dict[str, int]:
 @pytest.mark.parametrize("case", CASES, ids=lambda case: " ".join(case).replace("{tmp}/", ""))
 def test_bad_input_is_one_line_and_exit_2(tmp, capsys, monkeypatch, case):
     argv = [part.replace("{tmp}", str(tmp)) for part in case]
+    environment = contextlib.nullcontext()
     while argv[0].startswith("env:"):
         name, _, value = argv.pop(0)[len("env:"):].partition("=")
         monkeypatch.setenv(name, value)
+        environment = environment_plugins()  # plugins loaded afresh, as the variables say
     before = _snapshot(tmp)
     try:
-        code = main(argv)
+        with environment:
+            code = main(argv)
     except SystemExit as exc:  # argument errors found by argparse
         code = exc.code
     captured = capsys.readouterr()
@@ -186,7 +254,5 @@ def test_bad_input_is_one_line_and_exit_2(tmp, capsys, monkeypatch, case):
     assert err.count("\n") == 1 and "error: " in err, err
     assert "Traceback" not in captured.err + captured.out
     assert not (tmp / "missing.sqlite").exists()  # read commands never create a store
-    if (tmp / "new.sqlite").exists():  # write commands may have opened theirs: nothing in it
-        with sqlite3.connect(tmp / "new.sqlite") as db:
-            assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert not list(tmp.glob("new.sqlite*"))  # bad input leaves no store file behind, not even an empty one
     assert _snapshot(tmp) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,6 +32,8 @@ def isolated(tmp_path_factory):
 
 
 def rows(store) -> list[tuple]:
+    if not Path(store).exists():  # bad input leaves no store behind
+        return []
     with sqlite3.connect(store) as db:
         return db.execute("SELECT key, status, slimmer, seed, wall_time_s, finished_at FROM runs ORDER BY key").fetchall()
 

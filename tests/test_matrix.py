@@ -120,7 +120,7 @@ def test_unknown_strategy_fails_before_training(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "Unknown slimmer 'thirds'" in err and "Known: original, half, quarter" in err
     assert not (tmp_path / "cache" / "encoders").exists()  # nothing was pretrained
-    assert len(rows(tmp_path / "s.sqlite")) == 0
+    assert not (tmp_path / "s.sqlite").exists()  # and no store file left behind
 
 
 def test_faults_are_rows_and_the_matrix_goes_on(finished):

@@ -147,6 +147,8 @@ def run(bench, *args: str) -> int:
 
 
 def stored(bench) -> list[tuple]:
+    if not bench.store.exists():  # bad input leaves no store behind
+        return []
     with sqlite3.connect(bench.store) as db:
         return db.execute("SELECT pretrainer, slimmer, head, dataset, seed, status FROM runs ORDER BY seed").fetchall()
 

@@ -77,3 +77,13 @@ def test_a_failed_dataset_load_leaves_no_empty_folders(tmp_path):
         load_dataset(DatasetSpec("Broken", failing), tmp_path / "data")
     assert sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "data").rglob("*")) == [
         "data/Kept", "data/Kept/file.txt"]
+
+
+def test_opening_a_store_to_write_creates_nothing_until_the_first_write(tmp_path):
+    """Bad input found after the store is opened (a bad option, an unknown name) leaves no file behind."""
+    path = tmp_path / "new" / "folder" / "runs.sqlite"
+    store = ResultsStore(path)
+    assert store.done_keys() == set() and not store.has_status("oom")
+    assert not (tmp_path / "new").exists()
+    _store_with_a_run(path)
+    assert path.is_file() and len(ResultsStore(path, read_only=True).frame()) == 1

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import registry
 from registry.benchreport import load_targets, render_report
-from registry.commands.common import Names
+from registry.commands.common import Names, checked
 from registry.errors import ConfigError, SlideBenchError
 from registry.hookspecs import hookimpl
+from registry.options import Count
 
 DEFAULT_SUITE = Path(registry.__file__).resolve().parent.parent / "benchmarks"
 
@@ -42,6 +43,21 @@ def pytest_command(suite: Path, args: argparse.Namespace) -> list[str]:
     return command + shlex.split(args.pytest_args)
 
 
+def check_names(args: argparse.Namespace) -> None:
+    """Datasets, devices and encoders that the suite would only fail on, after minutes of set-up."""
+    from registry.plugins import build_registry
+
+    registry = build_registry()
+    for name in args.datasets:
+        registry.get("dataset", name)
+    for name in ([] if args.encoders == "all" else args.encoders.split(",")):
+        registry.get("pretrainer", name.strip())
+    devices = [d.strip() for d in args.devices.split(",")]
+    bad = [d for d in devices if d not in ("auto", "cpu", "cuda") and not (d.startswith("cuda:") and d[5:].isdigit())]
+    if bad or not devices:
+        raise ConfigError(f"--devices {args.devices!r}: expected auto, or cpu and/or cuda[:N], comma-separated")
+
+
 def bench(args: argparse.Namespace) -> int:
     rc = 0
     if args.from_json:
@@ -49,6 +65,7 @@ def bench(args: argparse.Namespace) -> int:
         suite = args.suite or (DEFAULT_SUITE if (DEFAULT_SUITE / "targets.toml").is_file() else None)
     else:
         suite = find_suite(args.suite)
+        check_names(args)
         args.json = args.json.resolve()
         command = pytest_command(suite, args)
         print("$", shlex.join(command), flush=True)
@@ -74,10 +91,10 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--datasets", action=Names, default=["Cora", "Computers"], help="datasets to time")
     p.add_argument("--arxiv", action="store_true", help="add a synthetic graph of ogbn-arxiv's size (slow on CPU)")
     p.add_argument("--devices", default="auto", help="cpu, cuda, or auto = cpu plus cuda when present (default)")
-    p.add_argument("--rounds", type=int, default=5, help="timed rounds per benchmark (default: 5)")
+    p.add_argument("--rounds", type=checked(Count), default=5, help="timed rounds per benchmark (default: 5)")
     p.add_argument("--encoders", default="graphmae",
                    help="pretrainers whose encoders are fine-tuned, sliced, embedded ('all'; default: graphmae)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 on a loaded machine)")
+    p.add_argument("--threads", type=checked(Count), default=None, help="torch CPU threads (default: torch's; 1 on a loaded machine)")
     p.add_argument("--json", type=Path, default=Path("slide-bench-timings.json"), help="pytest-benchmark JSON output")
     p.add_argument("--report", type=Path, default=Path("slide-bench-timings.md"), help="Markdown report output")
     p.add_argument("--from-json", type=Path, default=None, help="render the report of an earlier run; run nothing")

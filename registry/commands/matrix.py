@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.commands.common import (DATA_FORMATS, add_format_argument, add_names_argument, add_run_arguments,
-                                     make_runner, notes_to_stderr, report_failures)
+                                     checked, make_runner, notes_to_stderr, report_failures)
 from registry.config import parse_sets, resolve_options
 from registry.errors import ConfigError
 from registry.executors.base import WorkerContext
 from registry.executors.driver import drive
 from registry.executors.worker import prime
 from registry.hookspecs import hookimpl
+from registry.options import PositiveFloat
 from registry.plugins import get_plugin_manager, recipe_of
 from registry.runner import Resolved, Runner
 from registry.spec import MatrixSpec, filter_cells, shipped_specs
@@ -92,7 +93,9 @@ def _run(args: argparse.Namespace, runner: Runner, spec: MatrixSpec, resolved: l
     start = time.perf_counter()
     if todo:
         runner.cache.check_writable()
-        drive(runner, todo, executor.open(options, context), context, tagged=executor.name != "local")
+        backend = executor.open(options, context)  # a bad executor setting fails here, before the store exists
+        runner.store.create()  # the workers' claims live in the store file
+        drive(runner, todo, backend, context, tagged=executor.name != "local")
     df = runner.store.frame(keys=[r.key for r in resolved])
     counts = df["status"].value_counts().to_dict()
     print(f"matrix '{spec.name}' done in {time.perf_counter() - start:.1f}s: "
@@ -131,7 +134,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", default=None, help="ray: a running cluster's address (default: a local instance)")
     p.add_argument("--executor-set", action="append", default=[], metavar="OPTION=VALUE",
                    help="an executor option, e.g. gpus_per_run=0.25, partition=gpu, sbatch='{\"qos\": \"high\"}'")
-    p.add_argument("--claim-ttl", type=float, default=120.0, metavar="SECONDS",
+    p.add_argument("--claim-ttl", type=checked(PositiveFloat), default=120.0, metavar="SECONDS",
                    help="a claim on a cell expires this long after its worker's last heartbeat (default: 120)")
     add_run_arguments(p)
     p.set_defaults(func=matrix)

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
         runner = make_runner(args)
         sets = parse_sets(args.set)
         triples = tuple((section, option, value) for section in SECTIONS for option, value in sets[section].items())
-        slim = args.slim or runner.registry.get("head", args.head).default_slimmer
+        slim = args.slim if args.slim is not None else runner.registry.get("head", args.head).default_slimmer
         cells = [Cell(args.dataset, args.pretrainer, slim, args.head, seed, ft_seed, args.preset, triples)
                  for seed in args.seeds for ft_seed in args.finetune_seeds]
         planned, todo = runner.plan(cells, force=args.force)

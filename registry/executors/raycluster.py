@@ -11,9 +11,11 @@ import dataclasses
 import logging
 import math
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
+from registry.errors import ConfigError
 from registry.executors.base import Backend, Event, Executor, Outcome, Task, WorkerContext, require
 from registry.executors.worker import run_task
 
@@ -40,12 +42,25 @@ def _ray_task(task: Task, context: WorkerContext) -> Outcome:
     return run_task(task, context, worker)
 
 
+def _check_reachable(address: str) -> None:
+    """A cluster address (``host:port`` or ``ray://host:port``) that nothing answers on is one line at
+    once, instead of Ray's minutes of retries."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"ray: no cluster answers at --ray-address {address} "
+                          f"({getattr(exc, 'strerror', None) or exc})") from None
+
+
 class RayBackend:
     def __init__(self, options: RayOptions, context: WorkerContext):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         self.ray = ray = require("ray", "ray")
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         local = {} if options.address else {"num_cpus": options.workers or None}
+        if options.address and options.address != "auto":
+            _check_reachable(options.address)
         ray.init(address=options.address or None, include_dashboard=False, logging_level=logging.WARNING,
                  runtime_env={"env_vars": env}, **local)
         threads = context.threads or max(1, math.floor(options.cpus_per_run))
