@@ -42,9 +42,10 @@ def register_pretrainers(register: Callable[[Pretrainer], None]) -> None:
     :param register: call ``register(pretrainer)`` with an *instance* of a :class:`registry.Pretrainer`
         subclass. It implements ``pretrain(data, options, ctx)`` returning an encoder that follows the
         encoder contract (:mod:`registry.components`; to work with every slimmer, also
-        :class:`registry.slimming.SlimmableEncoder`), ``build_encoder(arch)`` rebuilding it for the
-        cache, and optionally ``init_encoder(data, options)`` so that slimmers are checked before
-        any training.
+        :class:`registry.slimming.SlimmableEncoder`), an ``Encoder`` class (rebuilt for the cache as
+        ``Encoder(**arch)``) or ``build_encoder(arch)``, and optionally ``init_encoder(data, options)``
+        so that slimmers are checked before any training. :mod:`registry.training` has a plain Adam
+        loop (``minimise``) and its options (``TrainOptions``) to extend.
 
     Example: README "Writing a plugin", pretrainer.
     """
