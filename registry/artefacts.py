@@ -40,8 +40,7 @@ def digests(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
     found = {}
     for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
         relative = path.relative_to(folder)
-        if path.is_file() and relative.parts[0] not in skip and ".bad-" not in str(relative) \
-                and not path.name.endswith(".lock"):
+        if path.is_file() and relative.parts[0] not in skip and ".bad-" not in str(relative):
             found[relative.as_posix()] = sha256(path)
     return found
 
@@ -73,13 +72,13 @@ def _problem(folder: Path, key: dict[str, Any]) -> str | None:
 
 
 @contextlib.contextmanager
-def sealed(folder: Path, key: Callable[[], dict[str, Any]], what: str) -> Iterator[None]:
+def sealed(folder: Path, key: Callable[[], dict[str, Any]], what: str, lock: Path) -> Iterator[None]:
     """Around a loader that reads ``folder`` (made from the sources ``key()`` describes, computed when
     checking and again when sealing: a loader may download its sources) and makes it when missing:
-    verified before (set aside when damaged), sealed with its manifest after a successful load. A lock
-    beside ``folder`` keeps concurrent workers from checking while another one writes."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(folder.with_name(folder.name + ".lock")):
+    verified before (set aside when damaged), sealed with its manifest after a successful load. The
+    file ``lock`` keeps concurrent workers from checking while another one writes."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(lock):
         if folder.exists():
             problem = _problem(folder, key())
             if problem:

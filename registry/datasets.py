@@ -71,7 +71,8 @@ def processed(folder: Path, loader: str) -> contextlib.AbstractContextManager[No
     def key() -> dict[str, object]:
         return {"loader": loader, "torch_geometric": pyg_version, "sources": digests(folder, skip=("processed",))}
 
-    return sealed(folder / "processed", key, f"processed files of {folder.name}")
+    lock = cache_dir() / "locks" / f"processed-{hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]}.lock"
+    return sealed(folder / "processed", key, f"processed files of {folder.name}", lock)
 
 
 def writable_root(root: Path, folder: str) -> Path:
