@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
+from registry.store import ResultsStore
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
@@ -61,6 +63,7 @@ class Owner:
 class Claims:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        ResultsStore(self.path).create()  # the claims read its runs table
         with self._connect() as db:
             db.executescript(SCHEMA)
 

@@ -115,6 +115,7 @@ def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
                            os.environ.get("SLIDE_BENCH_STRICT_PLUGINS", "") not in ("", "0"))
     if os.environ.get("SLIDE_BENCH_PLUGINS_DIR"):
         _load_plugins_dir(pm, Path(os.environ["SLIDE_BENCH_PLUGINS_DIR"]).expanduser())
+    _recipes[pm] = "environment"  # workers make theirs from the same environment
     return _finish(pm)
 
 
@@ -166,9 +167,9 @@ def recipe_of(pm: pluggy.PluginManager) -> PluginRecipe | None:
     """How workers rebuild ``pm``: None when it is the environment's (workers build theirs from the
     same environment); a :class:`PluginRecipe` for a :func:`plugin_manager_of` one. A manager that
     workers cannot rebuild is a one-line :class:`PluginError`."""
-    if pm is _pm:
-        return None
     recipe = _recipes.get(pm)
+    if pm is _pm or recipe == "environment":
+        return None
     if recipe is None:
         raise PluginError("the plugin manager in use was not made by registry.plugins (make_plugin_manager, "
                           "plugin_manager_of), so worker processes cannot rebuild it: use --executor local")
@@ -209,7 +210,7 @@ def _finish(pm: pluggy.PluginManager) -> pluggy.PluginManager:
 
 _pm: pluggy.PluginManager | None = None
 _active: list[pluggy.PluginManager] = []  # managers put in use by :func:`using`, innermost last
-_recipes: WeakKeyDictionary[pluggy.PluginManager, PluginRecipe | str] = WeakKeyDictionary()
+_recipes: WeakKeyDictionary[pluggy.PluginManager, PluginRecipe | str] = WeakKeyDictionary()  # "environment": workers load their own
 _rules: WeakKeyDictionary[pluggy.PluginManager, dict[str, slimming.SelectionRule]] = WeakKeyDictionary()
 
 
