@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import pluggy
 
-from registry.plugins import build_registry, forget_plugin_manager, plugin_manager_of, plugin_module
+from registry.plugins import build_registry, forget_plugin_manager, plugin_manager_of, plugin_module, using
 from registry.registry import Registry
 
 if TYPE_CHECKING:
@@ -85,9 +85,11 @@ def plugin_bench(*plugins: object, entry_points: tuple[str, ...] | list[str] = (
                  folder: str | os.PathLike | None = None) -> Iterator[Bench]:
     """A :class:`Bench` with ``plugins`` (modules or objects with ``@hookimpl`` functions, each named
     after its module or class, or ``(name, plugin)`` pairs) plus the named installed ``entry_points``. ``folder`` (default: a
-    temporary folder, removed afterwards) replaces ``$SLIDE_BENCH_CACHE`` inside the block."""
+    temporary folder, removed afterwards) replaces ``$SLIDE_BENCH_CACHE`` inside the block, where this
+    manager is the one in use (its selection rules, for instance); nothing of it is left afterwards."""
     pm = plugin_manager_of(dict(p if isinstance(p, tuple) else (plugin_module(p), p) for p in plugins), entry_points)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(using(pm))  # in the block, direct calls (slimmers resolving rule names) see these plugins
         path = Path(folder) if folder is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         previous = os.environ.get("SLIDE_BENCH_CACHE")
         os.environ["SLIDE_BENCH_CACHE"] = str(path)
