@@ -163,18 +163,16 @@ def _recipe(plugins: dict[str, object], entry_points: Iterable[str]) -> PluginRe
     return PluginRecipe(tuple(modules), tuple(dict.fromkeys(paths)), tuple(entry_points))
 
 
-def recipe_of(pm: pluggy.PluginManager) -> PluginRecipe | None:
-    """How workers rebuild ``pm``: None when it is the environment's (workers build theirs from the
-    same environment); a :class:`PluginRecipe` for a :func:`plugin_manager_of` one. A manager that
-    workers cannot rebuild is a one-line :class:`PluginError`."""
+def recipe_of(pm: pluggy.PluginManager) -> PluginRecipe | str | None:
+    """How worker processes rebuild ``pm``: None when it is the environment's (workers build theirs
+    from the same environment); a :class:`PluginRecipe` for a :func:`plugin_manager_of` one; else a
+    one-line reason why they cannot (executors that start processes refuse it before they start)."""
     recipe = _recipes.get(pm)
     if pm is _pm or recipe == "environment":
         return None
     if recipe is None:
-        raise PluginError("the plugin manager in use was not made by registry.plugins (make_plugin_manager, "
-                          "plugin_manager_of), so worker processes cannot rebuild it: use --executor local")
-    if isinstance(recipe, str):
-        raise PluginError(recipe)
+        return ("the plugin manager in use was not made by registry.plugins (make_plugin_manager, "
+                "plugin_manager_of), so worker processes cannot rebuild it: use --executor local")
     return recipe
 
 

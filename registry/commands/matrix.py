@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace, runner: Runner, spec: MatrixSpec, resolved: l
     context = WorkerContext(str(runner.store.path.resolve()), str(runner.cache.directory.resolve()),
                             str(Path(args.data_root).resolve()) if args.data_root else None, args.device,
                             args.threads, args.force, args.claim_ttl,
-                            recipe_of(get_plugin_manager()) if executor.name != "local" else None)
+                            recipe_of(get_plugin_manager()))
     prime(context, runner)
     signal.signal(signal.SIGTERM, _interrupt)
     start = time.perf_counter()

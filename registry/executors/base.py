@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any, Literal, Protocol
 
 from registry.components import Component
-from registry.errors import ConfigError
+from registry.errors import ConfigError, PluginError
 from registry.plugins import PluginRecipe
 from registry.runner import Cell
 
@@ -32,7 +32,13 @@ class WorkerContext:
     threads: int | None = None
     force: bool = False
     claim_ttl: float = 120.0
-    plugins: PluginRecipe | None = None  # None: workers load the plugins the environment selects
+    plugins: PluginRecipe | str | None = None  # None: the environment's plugins; str: why workers cannot load them
+
+
+def check_worker_plugins(context: WorkerContext) -> None:
+    """For executors whose workers are other processes: the plugins in use can be loaded there, or one line."""
+    if isinstance(context.plugins, str):
+        raise PluginError(context.plugins)
 
 
 @dataclass(frozen=True)

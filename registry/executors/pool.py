@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from registry.errors import ConfigError
-from registry.executors.base import Backend, Event, Executor, Task, WorkerContext
+from registry.executors.base import Backend, Event, Executor, Task, WorkerContext, check_worker_plugins
 from registry.executors.worker import run_task
 
 
@@ -147,4 +147,5 @@ class Pool(Executor):
     Options = PoolOptions
 
     def open(self, options: PoolOptions, context: WorkerContext) -> Backend:
+        check_worker_plugins(context)
         return PoolBackend(plan_slots(options, context))

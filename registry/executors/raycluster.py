@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.errors import ConfigError
-from registry.executors.base import Backend, Event, Executor, Outcome, Task, WorkerContext, require
+from registry.executors.base import Backend, Event, Executor, Outcome, Task, WorkerContext, check_worker_plugins, require
 from registry.executors.worker import run_task
 
 FORWARDED_ENV = ("PYTHONPATH", "SLIDE_BENCH_LOAD_PLUGINS", "SLIDE_BENCH_DISABLE_PLUGINS", "SLIDE_BENCH_PLUGINS_DIR",
@@ -106,4 +106,5 @@ class Ray(Executor):
     Options = RayOptions
 
     def open(self, options: RayOptions, context: WorkerContext) -> Backend:
+        check_worker_plugins(context)
         return RayBackend(options, context)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.executors.base import Backend, Event, Executor, Outcome, Task, WorkerContext, require
+from registry.executors.base import Backend, Event, Executor, Outcome, Task, WorkerContext, check_worker_plugins, require
 from registry.executors.worker import run_task
 
 QUEUE_CHECK_S = 2.0
@@ -110,4 +110,5 @@ class Slurm(Executor):
     Options = SlurmOptions
 
     def open(self, options: SlurmOptions, context: WorkerContext) -> Backend:
+        check_worker_plugins(context)
         return SlurmBackend(options, context)

@@ -7,7 +7,7 @@ from pathlib import Path
 from registry.cache import EncoderCache
 from registry.claims import Claims, Heartbeat, Owner
 from registry.errors import ConfigError, SlideBenchError
-from registry.executors.base import Outcome, Task, WorkerContext
+from registry.executors.base import Outcome, Task, WorkerContext, check_worker_plugins
 from registry.runner import Runner
 
 _runners: dict[WorkerContext, Runner] = {}
@@ -19,6 +19,7 @@ def runner_for(context: WorkerContext) -> Runner:
         from registry.plugins import build_registry, install_plugin_manager
         from registry.store import ResultsStore
 
+        check_worker_plugins(context)
         if context.plugins is not None:  # the driver's in-process plugins (registry.testing)
             install_plugin_manager(context.plugins.build())
         _runners[context] = Runner(build_registry(), ResultsStore(context.store), EncoderCache(Path(context.cache)),
