@@ -14,6 +14,7 @@ import math
 import shlex
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -174,6 +175,12 @@ def markdown(df: pd.DataFrame, index: bool = False) -> str:
     return df.to_markdown(index=index) if len(df) else "(nothing yet)"
 
 
+def shown(spec: MatrixSpec) -> str:
+    """How to name the spec on a command line: a shipped one by its name, else by its file."""
+    shipped = Path(spec.source).parent.name == "specs" and Path(spec.source).parent.parent.name == "registry"
+    return spec.name if shipped or not spec.source else shlex.quote(spec.source)
+
+
 def section(title: str, specs: list[MatrixSpec], registry: Registry, store: ResultsStore, alpha: float) -> str:
     """One settings' part of the page, over the union of its specs' cells."""
     parts = [spec_runs(spec, registry, store) for spec in specs]
@@ -190,7 +197,8 @@ def section(title: str, specs: list[MatrixSpec], registry: Registry, store: Resu
              *[f"{spec.description}." for spec in specs if spec.description], "",
              f"Pretrainers {', '.join(dict.fromkeys(cells['pretrainer']))}; datasets "
              f"{', '.join(dict.fromkeys(cells['dataset']))}; pretraining seeds {', '.join(map(str, seeds))}; "
-             f"fine-tuning seeds {', '.join(map(str, finetune))}.", "",
+             f"fine-tuning seeds {', '.join(map(str, finetune))}. Runs (resumable, any number of processes): "
+             + "; ".join(f"`slide-bench matrix {shown(spec)} --store {store.path}`" for spec in specs) + ".", "",
              f"{int(cells['done'].sum())} of {len(cells)} planned runs are in the store. {wall_times(runs)}.", "",
              "### Verdicts", "", markdown(summary(claims)), "",
              "### Paired comparisons (test Micro-F1, A − B over pretraining seeds)", "", markdown(claims), "",

@@ -59,6 +59,7 @@ def test_report_of_a_partial_store(tmp_path, monkeypatch, capsys):
     page = out.read_text()
     assert f"slide-bench study-report --spec {spec} --store {store} --out {out}" in page
     assert "6 of 8 planned runs are in the store" in page
+    assert f"`slide-bench matrix {spec} --store {store}`" in page  # how to run what is missing
     assert "- graphmae Cora, FT: 2" in page  # what is missing
     (half,) = [line.split("|") for line in page.splitlines() if line.startswith("| graphmae ") and "Half LP" in line]
     assert [cell.strip() for cell in half[6:7] + half[10:11]] == ["2", "fails"]  # 2 paired seeds; quick runs lose a lot
