@@ -105,6 +105,8 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                         "official spec's (LP, Half LP, FT, SLIDE, SLIDE (standardised), SLIDE w/o de (same loop), "
                         "SLIDE w/o de (paper))")
     p.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+    p.add_argument("--figures", type=Path, default=None, metavar="FOLDER",
+                   help="also draw the SLIDE runs' weight diagnostics (raw vs standardised) into FOLDER, linked from the page")
     p.add_argument("--alpha", type=checked(Annotated[float, Range(0, 1, low_open=True, high_open=True)]),
                    default=0.05, help="significance level of the paired t-tests (default: 0.05)")
     add_store_argument(p)

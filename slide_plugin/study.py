@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pandas as pd
 
 from registry.commands.common import default_store
 from registry.compare import bootstrap_ci, paired, per_seed
+from registry.errors import require_extra
 from registry.plugins import build_registry
 from registry.registry import Registry
 from registry.runner import Runner
@@ -211,8 +213,21 @@ def section(title: str, specs: list[MatrixSpec], registry: Registry, store: Resu
     return "\n".join(lines)
 
 
+def figure(spec: MatrixSpec, registry: Registry, store: ResultsStore, folder: Path) -> list[Path]:
+    """The weight diagnostics of the spec's SLIDE runs per epoch, raw and standardised RFF input side by side
+    (:func:`slide_plugin.plots.plot_decorrelation`), as ``<folder>/slide-study-decorrelation.png`` and ``.pdf``;
+    nothing when no run logged them yet."""
+    require_extra("matplotlib", "plots", "slide-bench study-report --figures")
+    from slide_plugin.diagnostics import diagnostics_frame
+    from slide_plugin.plots import plot_decorrelation
+
+    runs, _ = spec_runs(spec, registry, store)
+    frame = diagnostics_frame(runs) if len(runs) else pd.DataFrame()
+    return [] if frame.empty else plot_decorrelation(frame, folder, "slide-study-decorrelation")
+
+
 def report(specs: list[tuple[str, list[MatrixSpec]]], registry: Registry, store: ResultsStore, alpha: float,
-           command: str) -> str:
+           command: str, figures: list[str] = ()) -> str:
     head = ["# SLIDE study: does SLIDE help, and when?", "",
             f"Generated from the results store by `{command}`; no number on this page is typed by hand.",
             "Each claim is decided per (pretrainer, dataset) from paired comparisons over pretraining seeds "
@@ -224,6 +239,9 @@ def report(specs: list[tuple[str, list[MatrixSpec]]], registry: Registry, store:
             "the 2-half encoder with de-correlation re-weighting, its RFF map on the raw embeddings (official) or on "
             "standardised ones; w/o de (same loop) = SLIDE's loop with weights 1; w/o de (paper) = each pretrainer's "
             "own ablation protocol (head `slide-wo-de`).", ""]
+    if figures:
+        head += ["Weight diagnostics of the official-settings SLIDE runs per epoch, raw and standardised RFF input side "
+                 "by side: " + ", ".join(f"[{Path(f).suffix[1:]}]({f})" for f in figures) + ".", ""]
     return "\n".join(head + [section(title, spec, registry, store, alpha) for title, spec in specs])
 
 
@@ -234,10 +252,14 @@ def study_report(args: argparse.Namespace) -> int:
     if args.tuned_spec:
         specs.append(("Equal-trials tuned settings", [MatrixSpec.load(path, registry) for path in args.tuned_spec]))
     store = ResultsStore(args.store or default_store(), read_only=True)
+    figures = figure(specs[0][1][0], registry, store, args.figures) if args.figures else []
+    base = args.out.parent if args.out else Path.cwd()
+    links = [os.path.relpath(path, base) for path in figures]
     options = [("--spec", shlex.quote(args.spec)), ("--tuned-spec", " ".join(map(shlex.quote, args.tuned_spec or [])) or None),
-               ("--store", args.store and shlex.quote(str(args.store))), ("--out", args.out and shlex.quote(str(args.out)))]
+               ("--store", args.store and shlex.quote(str(args.store))), ("--out", args.out and shlex.quote(str(args.out))),
+               ("--figures", args.figures and shlex.quote(str(args.figures)))]
     command = " ".join(["slide-bench study-report"] + [f"{flag} {value}" for flag, value in options if value])
-    page = report(specs, registry, store, args.alpha, command)
+    page = report(specs, registry, store, args.alpha, command, links)
     if args.out is None:
         print(page, end="")
     else:

@@ -55,9 +55,12 @@ def test_report_of_a_partial_store(tmp_path, monkeypatch, capsys):
     store = tmp_path / "study.sqlite"
     assert main(["matrix", str(spec), "--only", "linear,slide", "--store", str(store), "--quiet"]) == 0
     out = tmp_path / "study.md"
-    assert main(["study-report", "--spec", str(spec), "--store", str(store), "--out", str(out)]) == 0
+    assert main(["study-report", "--spec", str(spec), "--store", str(store), "--out", str(out),
+                 "--figures", str(tmp_path / "figures")]) == 0
     page = out.read_text()
-    assert f"slide-bench study-report --spec {spec} --store {store} --out {out}" in page
+    assert f"slide-bench study-report --spec {spec} --store {store} --out {out} --figures {tmp_path / 'figures'}" in page
+    assert "[png](figures/slide-study-decorrelation.png)" in page  # linked relative to the page
+    assert (tmp_path / "figures" / "slide-study-decorrelation.png").read_bytes()[:4] == b"\x89PNG"
     assert "6 of 8 planned runs are in the store" in page
     assert f"`slide-bench matrix {spec} --store {store}`" in page  # how to run what is missing
     assert "- graphmae Cora, FT: 2" in page  # what is missing
