@@ -6,8 +6,9 @@
 #                                  # `export SLURM_CONF=...` (config and state in a fresh temporary folder)
 #   .ci/slurm.sh stop              # stops the daemons of $SLURM_CONF's folder (by pid file), removes it
 #
-# Ports are picked free, so two clusters on one machine do not collide; munged is shared and only
-# stopped by the invocation that started it.
+# Clusters started at the same time on one machine (two engineers, a test and CI) are independent:
+# each has its own free ports, its own state folder and its own munged (its own socket, named in
+# slurm.conf's AuthInfo); only the shared installation and munge key are made under a lock.
 set -euo pipefail
 
 log() { echo "slurm.sh: $*" >&2; }
@@ -35,18 +36,22 @@ stop() {
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 start() {
+    exec 9>"${SLIDE_BENCH_SLURM_LOCK:-/run/lock/slide-bench-slurm.lock}"
+    flock 9  # one installation and one key creation at a time
     if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v sbatch >/dev/null; then
         log "installing slurm-wlm and munge"
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge) >&2
     fi
+    [ -f /etc/munge/munge.key ] || runuser -u munge -- mungekey --create >&2
+    exec 9>&-
     STATE="$(mktemp -d /tmp/slide-bench-slurm.XXXXXX)"
-    mkdir -p "$STATE"/{spool,state,log}
-    if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then  # no munged answering yet: start ours
-        mkdir -p /run/munge && chown munge:munge /run/munge
-        [ -f /etc/munge/munge.key ] || runuser -u munge -- mungekey --create >&2
-        runuser -u munge -- munged --force >&2
-        cp /run/munge/munged.pid "$STATE/munged.pid"
-    fi
+    chmod 755 "$STATE"  # munged (user munge) must reach its socket folder
+    mkdir -p "$STATE"/{spool,state,log,munge}
+    chown munge:munge "$STATE/munge" && chmod 711 "$STATE/munge"
+    SOCKET="$STATE/munge/munge.socket"
+    runuser -u munge -- munged --socket="$SOCKET" --pid-file="$STATE/munge/munged.pid" \
+        --log-file="$STATE/munge/munged.log" --seed-file="$STATE/munge/munged.seed" >&2
+    cp "$STATE/munge/munged.pid" "$STATE/munged.pid"
     cpus="$(nproc)"
     mem_mb="$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)"
     cat > "$STATE/slurm.conf" <<EOF
@@ -57,6 +62,7 @@ SlurmdPort=$(free_port)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+AuthInfo=socket=$SOCKET
 StateSaveLocation=$STATE/state
 SlurmdSpoolDir=$STATE/spool
 SlurmctldPidFile=$STATE/slurmctld.pid

@@ -97,10 +97,14 @@ def resolve_options(
     sets: dict[str, Any] | None = None,
     supplied: dict[str, dict[str, Any]] | None = None,
     slimmer: str = "",
+    origins: dict[str, str] | None = None,
 ) -> Any:
     """The component's ``Options`` instance for this run; unknown or ill-typed values raise ConfigError.
     ``supplied``: defaults other plugins registered for it (:meth:`registry.registry.Registry.supplied_overrides`);
-    ``slimmer``: the run's slimmer, for ``pretrainer/dataset/slimmer`` overrides."""
+    ``slimmer``: the run's slimmer, for ``pretrainer/dataset/slimmer`` overrides; ``origins``: where each
+    of ``sets`` came from, as the user wrote it (``--workers``, a spec's table), named in the errors
+    about it (default ``--set``)."""
+    origins = origins or {}
     if preset not in PRESETS:
         raise ConfigError(f"Unknown preset '{preset}'. Known: {', '.join(PRESETS)}")
     fields = {f.name: f for f in dataclasses.fields(component.Options)}
@@ -110,20 +114,24 @@ def resolve_options(
     if preset == "quick":
         layers.append(("quick preset", component.quick))
     layers.append(("--set", sets or {}))
-    for origin, layer in layers:
+    named = {key: f" ({origins[key]})" if key in origins else "" for key in sets or {}}
+    for where, layer in layers:
         for key, value in layer.items():
+            origin = origins.get(key, where) if where == "--set" else where
             if key not in fields:
                 known = ", ".join(fields) or "(none)"
                 raise ConfigError(f"{component.kind} '{component.name}' has no option '{key}' ({origin}). Options: {known}")
-            values[key] = _coerce(value, hints[key], f"{component.kind} '{component.name}' option '{key}'")
+            values[key] = _coerce(value, hints[key], f"{component.kind} '{component.name}' option '{key}'{named.get(key, '')}")
     for key, value in {**defaults(component.Options), **values}.items():
         problem = check_value(value, hints[key])
         if problem:
-            raise ConfigError(f"{component.kind} '{component.name}' option '{key}' = {value!r} is invalid ({problem})")
+            raise ConfigError(f"{component.kind} '{component.name}' option '{key}'{named.get(key, '')} = {value!r} "
+                              f"is invalid ({problem})")
     try:
         return component.Options(**values)
     except (TypeError, ValueError, ArithmeticError) as exc:
-        raise ConfigError(f"{component.kind} '{component.name}': {exc}") from None
+        given = ", ".join(f"{k}={v!r} from {origins[k]}" for k, v in (sets or {}).items() if k in origins)
+        raise ConfigError(f"{component.kind} '{component.name}': {exc}" + (f" (given: {given})" if given else "")) from None
 
 
 def options_dict(options: Any) -> dict[str, Any]:

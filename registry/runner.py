@@ -50,9 +50,14 @@ class Cell:
     finetune_seed: int = 0
     preset: str = "official"
     sets: tuple[tuple[str, str, Any], ...] = ()  # (section, option, value)
+    origins: tuple[tuple[str, str, str], ...] = field(default=(), compare=False)  # (section, option, where set)
 
     def sets_for(self, section: str) -> dict[str, Any]:
         return {option: value for sec, option, value in self.sets if sec == section}
+
+    def origins_for(self, section: str) -> dict[str, str]:
+        """Where the user set each of the section's options (a spec's table), for errors; unnamed: ``--set``."""
+        return {option: where for sec, option, where in self.origins if sec == section}
 
     @property
     def label(self) -> str:
@@ -165,7 +170,7 @@ class Runner:
         options = {kind: resolve_options(components[kind], dataset.name, pretrainer_name, cell.preset,
                                          cell.sets_for(section),
                                          self.registry.supplied_overrides(kind, components[kind].name),
-                                         components["slimmer"].name)
+                                         components["slimmer"].name, cell.origins_for(section))
                    for section, kind in SECTIONS.items()}
         config = {
             "dataset": dataset.name, "split_seed": 0,

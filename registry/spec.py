@@ -256,9 +256,17 @@ class MatrixSpec:
                 names["heads"], group.axes["finetune_seeds"]):
             if starred and not _supports(registry, dataset, pretrainer, head):
                 continue  # "*" means all that fit the dataset's task; named pairs are checked (refused) by the runner
-            sets = _merge(group.sets, group.overrides.get(normalize(dataset), {}), extra_sets or {})
+            overrides = group.overrides.get(normalize(dataset), {})
+            sets = _merge(group.sets, overrides, extra_sets or {})
             triples = tuple((s, o, _text(v)) for s in SECTIONS for o, v in sorted(sets.get(s, {}).items()))
-            out[Cell(dataset, pretrainer, slimmer, head, seed, ft_seed, group.preset, triples)] = None
+            where = {(s, o): f"spec '{self.name}' [set]" for s, values in group.sets.items() for o in values}
+            where.update({(s, o): f"spec '{self.name}' [overrides.{dataset}]" for s, values in overrides.items()
+                          for o in values})
+            for s, values in (extra_sets or {}).items():
+                for o in values:
+                    where.pop((s, o), None)  # the command line's --set wins
+            origins = tuple((s, o, w) for (s, o), w in sorted(where.items()))
+            out[Cell(dataset, pretrainer, slimmer, head, seed, ft_seed, group.preset, triples, origins)] = None
         return list(out)
 
     @staticmethod

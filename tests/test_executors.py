@@ -11,6 +11,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -258,15 +259,14 @@ def test_a_worker_that_dies_twice_is_a_failed_row(matrix):
     assert "failed graphmae/original/die" in done.stdout
 
 
-@pytest.mark.parametrize("executor", ["pool", "slurm"])
+@pytest.mark.parametrize("executor", ["pool", "ray", "slurm"])
 def test_ctrl_c_cancels_running_work_and_keeps_rows(matrix, executor):
-    """SIGINT mid-matrix: exit 130, the running cell's worker stopped (pool: its process; SLURM: the
-    jobs cancelled), finished rows kept."""
-    if executor == "slurm":
-        need_slurm()
+    """SIGINT mid-matrix: exit 130, the running cell's worker stopped (pool: its process; Ray: its
+    task cancelled, its worker process ended; SLURM: the jobs cancelled), finished rows kept."""
+    {"ray": need_ray, "slurm": need_slurm}.get(executor, lambda: None)()
     make, command, env, tmp = matrix
     spec, store = make(seeds=(0, 1), seconds=30.0), tmp / "results.sqlite"
-    extra = ["--executor", executor] + (["--workers", "2"] if executor == "pool" else [])
+    extra = ["--executor", executor] + (["--workers", "2"] if executor in ("pool", "ray") else [])
     driver = subprocess.Popen(command(spec, store, *extra), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True,
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -276,7 +276,7 @@ def test_ctrl_c_cancels_running_work_and_keeps_rows(matrix, executor):
     output = driver.communicate(timeout=60)[0]
     assert driver.returncode == 130 and "interrupted" in output, output
     deadline = time.monotonic() + 30
-    if executor == "pool":
+    if executor in ("pool", "ray"):
         while process_alive(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not process_alive(worker)
@@ -288,6 +288,37 @@ def test_ctrl_c_cancels_running_work_and_keeps_rows(matrix, executor):
             time.sleep(0.2)
         assert jobs == [], f"SLURM jobs left: {jobs}"
     assert all(r["status"] == "ok" for r in rows(store)) and len(rows(store)) < 4
+
+
+def _slurm_env(started: subprocess.CompletedProcess) -> dict[str, str]:
+    assert started.returncode == 0, started.stderr
+    conf = started.stdout.strip().removeprefix("export SLURM_CONF=")
+    return dict(os.environ, SLURM_CONF=conf)
+
+
+def test_slurm_clusters_started_at_once_are_independent(tmp_path):
+    """Two engineers (or a test and CI) starting `.ci/slurm.sh` on one machine: each cluster has its
+    own munged, so stopping the first one (which used to own the machine's only munged) leaves the
+    others running jobs."""
+    if shutil.which("slurmctld") is None or shutil.which("munged") is None or os.geteuid() != 0:
+        unavailable("needs root with slurm-wlm and munge installed (.ci/slurm.sh start installs them)")
+    script = [str(ROOT / ".ci" / "slurm.sh")]
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
+    first = _slurm_env(subprocess.run(script + ["start"], env=env, capture_output=True, text=True, timeout=120))
+    starting = [subprocess.Popen(script + ["start"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in starting]
+    others = [_slurm_env(subprocess.CompletedProcess(p.args, p.returncode, *out)) for p, out in zip(starting, outputs)]
+    try:
+        assert len({e["SLURM_CONF"] for e in [first, *others]}) == 3
+        subprocess.run(script + ["stop"], env=first, check=True, capture_output=True, timeout=60)
+        for i, other in enumerate(others):
+            ran = subprocess.run(["srun", "-t", "1", "echo", f"cluster {i}"], env=other, capture_output=True,
+                                 text=True, timeout=60)
+            assert ran.stdout.strip() == f"cluster {i}", ran.stderr
+    finally:
+        for other in others:
+            subprocess.run(script + ["stop"], env=other, capture_output=True, timeout=60)
 
 
 # -- the same rows everywhere --------------------------------------------------------------------------------
@@ -323,3 +354,24 @@ def test_missing_extra_is_one_line(matrix, monkeypatch, capsys, executor, module
     err = capsys.readouterr().err.strip()
     assert err == f"slide-bench: error: the {executor} executor needs '{module}': pip install 'slide-bench[{executor}]'"
     assert rows(tmp / "s.sqlite") == []
+
+
+# -- option errors name what the user typed ------------------------------------------------------------------
+
+@pytest.mark.parametrize("table, args, message", [
+    ("", ["--executor", "pool", "--executor-set", "thread=1"], "executor 'pool' has no option 'thread' (--executor-set)"),
+    ("", ["--executor", "pool", "--executor-set", "threads=x"], "option 'threads' (--executor-set) expects int"),
+    ("", ["--executor", "pool", "--ray-address", "auto"], "executor 'pool' has no option 'address' (--ray-address)"),
+    ("", ["--executor", "pool", "--workers", "-1"], "must be >= 0, runs_per_gpu >= 1 (given: workers=-1 from --workers)"),
+    ('[executor]\nname = "pool"\nthread = 2\n', [], "has no option 'thread' (spec 's' [executor])"),
+    ("[set]\npretrain.epoch = 3\n", [], "pretrainer 'graphmae' has no option 'epoch' (spec 's' [set])"),
+    ("[set]\npretrain.epoch = 3\n", ["--set", "pretrain.epoch=2"], "has no option 'epoch' (--set)"),
+    ('[overrides.Cora]\npretrain.epochs = "x"\n', [], "option 'epochs' (spec 's' [overrides.Cora]) expects int"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_option_errors_name_what_the_user_typed(tmp_path, capsys, table, args, message):
+    """Executor and spec options used to be reported as `--set` values, whatever the user had typed."""
+    path = tmp_path / "s.toml"
+    path.write_text('datasets = ["Cora"]\npretrainers = ["graphmae"]\n' + table)
+    assert cli.main(["matrix", str(path), "--store", str(tmp_path / "s.sqlite"), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err

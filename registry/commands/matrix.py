@@ -36,19 +36,21 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def executor_options(args: argparse.Namespace, table: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The executor's name and option values: the spec's ``[executor]``, then the command line."""
+def executor_options(args: argparse.Namespace, spec: MatrixSpec) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """The executor's name, option values (the spec's ``[executor]``, then the command line) and where
+    each value came from, as the user wrote it (for the errors about it)."""
+    table = spec.executor
     options = {k: v for k, v in table.items() if k != "name"}
+    origins = dict.fromkeys(options, f"spec '{spec.name}' [executor]")
     for item in args.executor_set:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--executor-set expects option=value, got '{item}'")
-        options[key.strip()] = value.strip()
-    if args.workers is not None:
-        options["workers"] = args.workers
-    if args.ray_address is not None:
-        options["address"] = args.ray_address
-    return args.executor or table.get("name", "local"), options
+        options[key.strip()], origins[key.strip()] = value.strip(), "--executor-set"
+    for flag, key, value in (("--workers", "workers", args.workers), ("--ray-address", "address", args.ray_address)):
+        if value is not None:
+            options[key], origins[key] = value, flag
+    return args.executor or table.get("name", "local"), options, origins
 
 
 def matrix(args: argparse.Namespace) -> int:
@@ -58,9 +60,9 @@ def matrix(args: argparse.Namespace) -> int:
         sets = {section: values for section, values in parse_sets(args.set).items() if values}
         cells = filter_cells(spec.cells(runner.registry, sets), args.only, args.skip)
         resolved, todo = runner.plan(cells, force=args.force)
-        name, options = executor_options(args, spec.executor)
+        name, options, origins = executor_options(args, spec)
         executor = runner.registry.get("executor", name)
-        options = resolve_options(executor, "", "", "official", options)
+        options = resolve_options(executor, "", "", "official", options, origins=origins)
         device = runner.device if todo and not args.dry_run else runner.device_spec  # nothing to run: no torch
         where = f" on {device}" if todo else ""
         if todo and executor.name != "local":
