@@ -11,6 +11,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -324,22 +325,27 @@ def test_slurm_clusters_started_at_once_are_independent(tmp_path):
 # -- the same rows everywhere --------------------------------------------------------------------------------
 
 def test_same_rows_on_local_pool_ray_and_slurm(matrix):
-    """One tiny spec (2 pretrainings, 4 cells) per executor, each with its own store and cache."""
+    """One tiny spec (2 pretrainings, 4 cells) per executor, each with its own store and cache; on
+    SLURM also with several cells per job (job arrays of chunks: fewer jobs than cells)."""
     need_ray()
     need_slurm()
     make, command, env, tmp = matrix
     spec = make(seeds=(0, 1))
-    results = {}
-    for executor in ("local", "pool", "ray", "slurm"):
-        store = tmp / f"{executor}.sqlite"
-        extra = ["--executor", executor] + (["--workers", "2"] if executor in ("pool", "ray") else [])
-        done = subprocess.run(command(spec, store, *extra), cwd=ROOT, capture_output=True, text=True, timeout=400,
-                              env=dict(env, SLIDE_BENCH_CACHE=str(tmp / f"cache-{executor}")))
+    runs = {"local": [], "pool": ["--workers", "2"], "ray": ["--workers", "2"], "slurm": [],
+            "slurm-chunked": ["--executor-set", "cells_per_job=4"]}
+    results, jobs = {}, {}
+    for name, extra in runs.items():
+        store = tmp / f"{name}.sqlite"
+        done = subprocess.run(command(spec, store, "--executor", name.split("-")[0], *extra), cwd=ROOT,
+                              capture_output=True, text=True, timeout=400,
+                              env=dict(env, SLIDE_BENCH_CACHE=str(tmp / f"cache-{name}")))
         assert done.returncode == 0, done.stdout + done.stderr
-        results[executor] = scores(store)
+        results[name] = scores(store)
+        jobs[name] = set(re.findall(r"\[slurm:([0-9_]+)\]", done.stdout))
     assert len(results["local"]) == 4
-    for executor in ("pool", "ray", "slurm"):
-        assert results[executor] == results["local"], executor
+    for name in runs:
+        assert results[name] == results["local"], name
+    assert len(jobs["slurm"]) == 4 and len(jobs["slurm-chunked"]) < 4  # the 2 leaders in one job
 
 
 # -- missing extras ------------------------------------------------------------------------------------------

@@ -128,16 +128,13 @@ def test_cuda_equals_cpu():
     assert_same([t.cpu() for t in cuda], cpu, torch.float32)
 
 
-_Aggregate = gat_conv._Aggregate
+_SAMPLED_ADDMM = torch.sparse.sampled_addmm
 
 
-class _AlphaGradientTransposed(_Aggregate):
-    """Broken: takes the attention gradient of the transposed pattern."""
-
-    @staticmethod
-    def backward(ctx, grad):
-        grad_alpha, grad_x, _ = _Aggregate.backward(ctx, grad)
-        return grad_alpha.flip(0), grad_x, None
+def _alpha_gradient_reversed(pattern, a, b, beta):
+    """Broken: the attention gradient in the reverse edge order."""
+    out = _SAMPLED_ADDMM(pattern, a, b, beta=beta)
+    return torch.sparse_csr_tensor(out.crow_indices(), out.col_indices(), out.values().flip(0), out.shape)
 
 
 def _no_self_loops(edge_index, num_nodes, rows):
@@ -151,7 +148,7 @@ def _sum_not_softmax(logits, index, num_nodes):
 
 
 BROKEN: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
-    "attention-gradient": lambda mp: mp.setattr(gat_conv, "_Aggregate", _AlphaGradientTransposed),
+    "attention-gradient": lambda mp: mp.setattr(torch.sparse, "sampled_addmm", _alpha_gradient_reversed),
     "no-self-loops": lambda mp: mp.setattr(AttentionGraph, "build", classmethod(
         lambda cls, e, n, r: _no_self_loops(e, n, r))),
     "no-edge-softmax": lambda mp: mp.setattr(gat_conv, "softmax", _sum_not_softmax),

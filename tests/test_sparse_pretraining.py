@@ -1,5 +1,6 @@
-"""GRACE and MaskGAE pretrain on bag-of-words features as CSR: the same losses, embeddings and gradients
-as from the dense features, and their pretraining loops do hand the encoder CSR features."""
+"""GRACE, MaskGAE and GraphMAE pretrain on bag-of-words features as CSR (GraphMAE's masked input as a
+sparse matrix plus its [MASK] token's rows): the same losses, embeddings and gradients as from the
+dense features, and their pretraining loops do hand the encoder CSR features."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from torch_geometric.data import Data
 from test_sparse_features import bag_of_words, graph
 
 from registry import RunContext
-from slide_plugin.nn import GCNBlock
+from slide_plugin.nn import GATBlock, GCNBlock
+from slide_plugin.nn.sparse import TokenRows, feature_dropout, linear
+from slide_plugin.pretrainers.graphmae import GraphMAE, GraphMAEOptions
+from slide_plugin.pretrainers.graphmae_model import GraphMAEModel
 from slide_plugin.pretrainers.grace import GRACE, GRACEOptions
 from slide_plugin.pretrainers.grace_model import GRACEModel, drop_feature
 from slide_plugin.pretrainers.maskgae import MaskGAE, MaskGAEOptions
@@ -81,3 +85,58 @@ def test_pretraining_reads_bag_of_words_as_csr(pretrainer, options, monkeypatch)
     pretrainer.pretrain(data, options, RunContext(torch.device("cpu")))
     assert torch.sparse_csr in layouts  # the first block of every forward reads CSR
     assert all(layout == torch.strided for layout in layouts[1::2])  # the second reads the first's dense output
+
+
+@pytest.mark.parametrize("replace_rate, drop_edge_rate", [(0.0, 0.0), (0.2, 0.3)])
+def test_graphmae_loss_and_gradients_equal_from_csr(replace_rate, drop_edge_rate):
+    """Token rows, noise rows (another node's features), attention dropout and edge dropout draw the
+    same; the [MASK] token and every weight get the dense path's gradients."""
+    x, edge_index = bag_of_words(), graph()
+    torch.manual_seed(0)
+    o = GraphMAEOptions(num_hidden=8, num_heads=2, in_drop=0.0, attn_drop=0.2, replace_rate=replace_rate,
+                        drop_edge_rate=drop_edge_rate)
+    model = GraphMAEModel(x.size(1), o).train()
+    with torch.no_grad():
+        model.mask_token.normal_()  # a non-zero token, so that a lost token term shows
+    results = []
+    for features in (x, x.to_sparse_csr()):
+        torch.manual_seed(1)
+        results.append(loss_and_grads(model, lambda: model.loss(features, edge_index)))
+    assert_all_close(*results)
+    assert model.mask_token.grad.abs().sum() > 0
+
+
+def test_token_rows_dropout_and_projection_equal_dense():
+    """Feature dropout of a masked input keeps or scales every entry, the token's rows drawing their
+    own; the projection equals the dense product of the input this draw made."""
+    x = bag_of_words()
+    rows, token = torch.tensor([3, 7, 8]), torch.randn(1, x.size(1))
+    sparse = x.clone()
+    sparse[rows] = 0.0
+    dense = sparse.clone()
+    dense[rows] += token
+    masked = feature_dropout(TokenRows(sparse.to_sparse_csr(), rows, token), torch.nn.Dropout(0.5))
+    made = masked.x.to_dense()
+    made[rows] = masked.token
+    assert torch.all((made == 0) | torch.isclose(made, 2 * dense))
+    assert (made[rows] == 0).any() and (made[rows] != 0).any()
+    weight = torch.randn(5, x.size(1))
+    torch.testing.assert_close(linear(masked, weight), made @ weight.t())
+
+
+def test_graphmae_pretraining_reads_bag_of_words_as_csr(monkeypatch):
+    inputs = []
+    forward = GATBlock.forward
+
+    def spy(self, x, edge_index, rows=None):
+        inputs.append(x)
+        return forward(self, x, edge_index, rows)
+
+    monkeypatch.setattr(GATBlock, "forward", spy)
+    options = GraphMAEOptions(num_hidden=8, num_heads=2, epochs=2)
+    data = Data(x=bag_of_words(features=200, density=0.01), edge_index=graph(), num_nodes=300)
+    data = GraphMAE().prepare(data, options)
+    encoder = GraphMAE().pretrain(data, options, RunContext(torch.device("cpu")))
+    assert [type(x) for x in inputs[::3]] == [TokenRows, TokenRows]  # every step's first block: sparse + token
+    assert all(x.layout == torch.strided for x in inputs[1::3] + inputs[2::3])  # then dense hidden features
+    assert torch.isfinite(encoder(data.x, data.edge_index)).all()

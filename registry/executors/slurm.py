@@ -1,7 +1,8 @@
 """``slurm``: cells as SLURM jobs through submitit, submitted as job arrays.
 
-Resources per cell job (partition, time, CPUs, GPUs, memory, extra ``sbatch`` flags) come from the
-executor's options. Every job runs ``run_task`` with the submitting environment (``sbatch``
+Resources per job (partition, time, CPUs, GPUs, memory, extra ``sbatch`` flags) come from the
+executor's options. A job runs ``cells_per_job`` cells one after another (job arrays of chunks):
+a job costs seconds to schedule and start, which short cells should share. Every job runs ``run_task`` with the submitting environment (``sbatch``
 exports it), so the store and the encoder cache must be on a filesystem the nodes share. Each
 matrix uses a fresh submitit folder (job ids restart when a test cluster's state is wiped). A job
 that leaves the queue without a result (killed, out of time) is reported lost.
@@ -26,23 +27,25 @@ QUEUE_CHECK_S = 2.0
 @dataclass
 class SlurmOptions:
     partition: str = ""          # "": the cluster's default partition
-    time: int = 60               # minutes per cell job
+    time: int = 60               # minutes per cell (a job of k cells gets k times as long)
     cpus_per_run: int = 1
     gpus_per_run: int = 0
     mem_gb: float = 0.0          # 0: the partition's default
     array_parallelism: int = 256  # jobs of one array running at once
     sbatch: dict[str, Any] = field(default_factory=dict)  # extra flags, e.g. {"account": "lab", "qos": "high"}
     folder: str = ""             # submitit logs and results (default: <cache>/slurm); a fresh sub-folder per matrix
+    cells_per_job: int = 1       # cells one job runs in turn; more share a job's start-up among short cells
 
     def __post_init__(self) -> None:
-        if self.time < 1 or self.cpus_per_run < 1 or self.gpus_per_run < 0 or self.mem_gb < 0:
-            raise ValueError("time >= 1, cpus_per_run >= 1, gpus_per_run >= 0 and mem_gb >= 0 are required")
+        if self.time < 1 or self.cpus_per_run < 1 or self.gpus_per_run < 0 or self.mem_gb < 0 or self.cells_per_job < 1:
+            raise ValueError("time >= 1, cpus_per_run >= 1, gpus_per_run >= 0, mem_gb >= 0 and cells_per_job >= 1 "
+                             "are required")
 
 
-def _slurm_task(task: Task, context: WorkerContext) -> Outcome:
+def _slurm_chunk(tasks: list[Task], context: WorkerContext) -> list[Outcome]:
     job = os.environ.get("SLURM_ARRAY_JOB_ID")
     job = f"{job}_{os.environ.get('SLURM_ARRAY_TASK_ID')}" if job else os.environ.get("SLURM_JOB_ID", "?")
-    return run_task(task, context, f"slurm:{job}")
+    return [run_task(task, context, f"slurm:{job}") for task in tasks]
 
 
 class SlurmBackend:
@@ -51,7 +54,7 @@ class SlurmBackend:
         root = Path(options.folder) if options.folder else Path(context.cache).parent / "slurm"
         folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         self.executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=0)
-        params: dict[str, Any] = dict(time=options.time, cpus_per_task=options.cpus_per_run, job_name="slide-bench",
+        params: dict[str, Any] = dict(time=options.time * options.cells_per_job, cpus_per_task=options.cpus_per_run, job_name="slide-bench",
                                       array_parallelism=options.array_parallelism, additional_parameters=options.sbatch)
         if options.partition:
             params["partition"] = options.partition
@@ -61,16 +64,18 @@ class SlurmBackend:
             params["mem"] = f"{options.mem_gb:g}GB"
         self.executor.update_parameters(**params)
         self.context = dataclasses.replace(context, threads=context.threads or options.cpus_per_run)
-        self.jobs: dict[Any, Task] = {}
+        self.cells_per_job = options.cells_per_job
+        self.jobs: dict[Any, list[Task]] = {}
         self.checked = 0.0
 
     def capacity(self) -> int:
         return 1 << 20  # SLURM queues the jobs
 
     def submit(self, tasks: list[Task]) -> None:
+        chunks = [tasks[i:i + self.cells_per_job] for i in range(0, len(tasks), self.cells_per_job)]
         with self.executor.batch():  # one job array
-            jobs = [self.executor.submit(_slurm_task, task, self.context) for task in tasks]
-        self.jobs.update(zip(jobs, tasks))
+            jobs = [self.executor.submit(_slurm_chunk, chunk, self.context) for chunk in chunks]
+        self.jobs.update(zip(jobs, chunks))
 
     def _queued(self) -> set[str]:
         out = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True, check=True).stdout
@@ -89,11 +94,12 @@ class SlurmBackend:
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
         events = []
         for job in over:
-            task = self.jobs.pop(job)
+            chunk = self.jobs.pop(job)
             try:
-                events.append(Event(task, job.result()))
-            except Exception as exc:  # the job failed outside the cell (killed, out of time, no result)
-                events.append(Event(task, lost=f"SLURM job {job.job_id}: {type(exc).__name__}: {str(exc)[-2000:]}"))
+                events.extend(Event(task, outcome) for task, outcome in zip(chunk, job.result(), strict=True))
+            except Exception as exc:  # the job failed outside its cells (killed, out of time, no result): the
+                lost = f"SLURM job {job.job_id}: {type(exc).__name__}: {str(exc)[-2000:]}"  # driver reruns them,
+                events.extend(Event(task, lost=lost) for task in chunk)  # finished ones come back done
         return events
 
     def cancel(self) -> None:

@@ -4,9 +4,11 @@ Numerically PyG's ``GATConv`` with concatenated heads, self-loops and bias (the 
 initialisation draws and attention dropout draws), computed as: attention logits and their edge
 softmax per edge and head ``[E, heads]`` (in PyG's edge order), then, per head, a sparse-dense product
 of the CSR attention matrix ``[rows, N]`` with the head's projected features ``[N, units]``. The
-backward (:class:`_Aggregate`) multiplies by the transposed attention matrix for the features and
+backward (:class:`_Attend`) multiplies by the transposed attention matrix for the features and
 takes the attention gradient as a sampled dense-dense product (``torch.sparse.sampled_addmm``), so
-memory is ``O(N · heads · units + E · heads)`` forward and backward (PyG's: ``O(E · heads · units)``).
+memory is ``O(N · heads · units + E · heads)`` forward and backward (PyG's: ``O(E · heads · units)``):
+besides the projected features it keeps nothing of size ``[N, heads, units]``, and its backward adds
+one such buffer, the features' gradient.
 """
 
 from __future__ import annotations
@@ -79,38 +81,60 @@ class AttentionGraph:
         return _row_pointers(self.col[position], self.num_nodes), self.target[self.order][position], position
 
 
-class _Aggregate(torch.autograd.Function):
-    """``out[i, h] = Σ_{e: target(e) = i} alpha[e, h] · x[source(e), h]`` for ``alpha [E, heads]`` in the
-    graph's CSR order and ``x [N, heads, units]`` → ``[rows, heads, units]``, one CSR product per head."""
+def _scores(h: Tensor, att: Tensor) -> Tensor:
+    """``[N, heads]``: each head's features dotted with its attention vector ``att [heads, units]``, one
+    matrix-vector product per head (no ``[N, heads, units]`` temporary)."""
+    return torch.stack([h[:, k] @ att[k] for k in range(h.size(1))], dim=1)
+
+
+class _Attend(torch.autograd.Function):
+    """``out[i, h] = bias_h + Σ_{e: target(e) = i} alpha[e, h] · x[source(e), h]`` for ``x [N, heads, units]``
+    → ``[rows, heads · units]``, where ``alpha [E, heads]`` = ``attention(score_src, score_dst)`` (in the
+    graph's CSR order) of the scores of ``x`` with ``att_src``/``att_dst``: one CSR product per head.
+
+    The ``[E, heads]`` attention is a small autograd graph of its own (logits, edge softmax, dropout),
+    differentiated inside the backward. The backward gathers every gradient of ``x`` — through the
+    aggregation (the transposed attention matrix times the output gradient) and through both scores —
+    in one ``[N, heads, units]`` buffer, in place; nothing else of that size is kept or made."""
 
     @staticmethod
-    def forward(ctx, alpha: Tensor, x: Tensor, graph: AttentionGraph) -> Tensor:
-        ctx.save_for_backward(alpha, x)
-        ctx.graph = graph
-        out = x.new_empty(graph.rows, x.size(1), x.size(2))
-        for head in range(x.size(1)):
-            matrix = _csr(graph.crow, graph.col, alpha[:, head].contiguous(), (graph.rows, graph.num_nodes))
+    def forward(ctx, x: Tensor, att_src: Tensor, att_dst: Tensor, bias: Tensor, graph: AttentionGraph,
+                attention) -> Tensor:
+        rows, heads, units = graph.rows, x.size(1), x.size(2)
+        with torch.enable_grad():
+            scores = (_scores(x, att_src[0]).requires_grad_(), _scores(x[:rows], att_dst[0]).requires_grad_())
+            alpha = attention(*scores)
+        ctx.save_for_backward(x, att_src, att_dst)
+        ctx.graph, ctx.scores, ctx.alpha = graph, scores, alpha
+        out = x.new_empty(rows, heads, units)
+        for head in range(heads):
+            matrix = _csr(graph.crow, graph.col, alpha[:, head].detach().contiguous(), (rows, graph.num_nodes))
             out[:, head] = matrix @ x[:, head]
-        return out
+        return out.view(rows, heads * units).add_(bias)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
-        alpha, x = ctx.saved_tensors
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, att_src, att_dst = ctx.saved_tensors
         graph: AttentionGraph = ctx.graph
-        grad_alpha = torch.empty_like(alpha) if ctx.needs_input_grad[0] else None
-        grad_x = torch.empty_like(x) if ctx.needs_input_grad[1] else None
-        if grad_x is not None:
-            t_crow, t_col, position = graph.transposed
-        for head in range(x.size(1)):
+        rows, heads, units = graph.rows, x.size(1), x.size(2)
+        alpha, grad = ctx.alpha.detach(), grad.view(rows, heads, units)
+        grad_alpha, grad_x = torch.empty_like(alpha), torch.empty_like(x)
+        t_crow, t_col, position = graph.transposed
+        for head in range(heads):
             head_grad = grad[:, head].contiguous()
-            if grad_alpha is not None:  # SDDMM: <grad[target(e)], x[source(e)]> on the graph's pattern only
-                pattern = _csr(graph.crow, graph.col, alpha[:, head].contiguous(), (graph.rows, graph.num_nodes))
-                sampled = torch.sparse.sampled_addmm(pattern, head_grad, x[:, head].t(), beta=0.0)
-                grad_alpha[:, head] = sampled.values()
-            if grad_x is not None:
-                values = alpha[position, head]
-                grad_x[:, head] = _csr(t_crow, t_col, values, (graph.num_nodes, graph.rows)) @ head_grad
-        return grad_alpha, grad_x, None
+            # SDDMM: <grad[target(e)], x[source(e)]> on the graph's pattern only
+            pattern = _csr(graph.crow, graph.col, alpha[:, head].contiguous(), (rows, graph.num_nodes))
+            grad_alpha[:, head] = torch.sparse.sampled_addmm(pattern, head_grad, x[:, head].t(), beta=0.0).values()
+            transposed = _csr(t_crow, t_col, alpha[position, head], (graph.num_nodes, rows))
+            grad_x[:, head] = transposed @ head_grad
+        grad_src, grad_dst = torch.autograd.grad(ctx.alpha, ctx.scores, grad_alpha)
+        grad_x.addcmul_(grad_src.unsqueeze(-1), att_src)
+        grad_x[:rows].addcmul_(grad_dst.unsqueeze(-1), att_dst)
+        grad_att_src = torch.stack([grad_src[:, k] @ x[:, k] for k in range(heads)]).unsqueeze(0)
+        grad_att_dst = torch.stack([grad_dst[:, k] @ x[:rows, k] for k in range(heads)]).unsqueeze(0)
+        ctx.scores = ctx.alpha = None
+        return grad_x, grad_att_src, grad_att_dst, grad.sum(0).flatten(), None, None
 
 
 class GATConv(nn.Module):
@@ -145,13 +169,14 @@ class GATConv(nn.Module):
         rows = n if rows is None else rows
         h = self.lin(x).view(n, self.heads, self.units)
         graph = AttentionGraph.build(edge_index, n, rows)
-        score_src = torch.einsum("nhc,hc->nh", h, self.att_src[0])  # [N, heads], without an [N, heads, units] product
-        score_dst = torch.einsum("nhc,hc->nh", h[:rows], self.att_dst[0])
-        logits = F.leaky_relu(score_src[graph.source] + score_dst[graph.target], self.negative_slope)
-        alpha = softmax(logits, graph.target, num_nodes=rows)
-        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
-        out = _Aggregate.apply(alpha[graph.order], h, graph)
-        return out.reshape(rows, self.heads * self.units) + self.bias
+
+        def attention(score_src: Tensor, score_dst: Tensor) -> Tensor:
+            """``[E, heads]`` in CSR order: PyG's logits, edge softmax and attention dropout (same draws)."""
+            logits = F.leaky_relu(score_src[graph.source] + score_dst[graph.target], self.negative_slope)
+            alpha = softmax(logits, graph.target, num_nodes=rows)
+            return F.dropout(alpha, p=self.dropout, training=self.training)[graph.order]
+
+        return _Attend.apply(h, self.att_src, self.att_dst, self.bias, graph, attention)
 
     def extra_repr(self) -> str:
         return f"{self.in_dim}, {self.units}, heads={self.heads}"

@@ -11,14 +11,34 @@ matrix to its transpose's layout every step (about 3× faster, from a batch's ro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear as PyGLinear
 
 
-def feature_dropout(x: Tensor, dropout: nn.Dropout) -> Tensor:
-    """``dropout(x)`` for dense and CSR inputs alike."""
+@dataclass
+class TokenRows:
+    """Node features whose ``rows`` hold a learnable token instead (GraphMAE's [MASK]): ``x`` (CSR, zero
+    on ``rows``) plus a dense term, ``token [1, F]`` on every row of ``rows`` (or, after dropout, one
+    ``[len(rows), F]`` row each), never built as one dense ``[N, F]`` matrix. A block's projection is
+    ``x``'s sparse product plus the token's (:func:`linear`)."""
+
+    x: Tensor
+    rows: Tensor
+    token: Tensor
+
+    def size(self, dim: int) -> int:
+        return self.x.size(dim)
+
+
+def feature_dropout(x: Tensor | TokenRows, dropout: nn.Dropout) -> Tensor | TokenRows:
+    """``dropout(x)`` for dense, CSR and :class:`TokenRows` inputs alike."""
+    if isinstance(x, TokenRows):
+        token = x.token.expand(x.rows.numel(), -1) if dropout.training and dropout.p > 0 else x.token
+        return TokenRows(feature_dropout(x.x, dropout), x.rows, dropout(token))
     if x.layout != torch.sparse_csr:
         return dropout(x)
     return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), dropout(x.values()), x.shape,
@@ -44,8 +64,12 @@ class _CSRLinear(torch.autograd.Function):
         return None, torch.sparse.mm(transposed, grad).t()
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``F.linear`` for dense and CSR inputs alike (a CSR input gets no gradient)."""
+def linear(x: Tensor | TokenRows, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.linear`` for dense, CSR and :class:`TokenRows` inputs alike (a CSR input gets no gradient; a
+    token does)."""
+    if isinstance(x, TokenRows):
+        token = F.linear(x.token, weight).expand(x.rows.numel(), -1)
+        return linear(x.x, weight, bias).index_add(0, x.rows, token)
     if x.layout != torch.sparse_csr:
         return F.linear(x, weight, bias)
     out = _CSRLinear.apply(x, weight)
@@ -55,8 +79,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 class SparseInputLinear(PyGLinear):
     """PyG's ``Linear`` that takes CSR inputs through :func:`linear`."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.layout != torch.sparse_csr:
+    def forward(self, x: Tensor | TokenRows) -> Tensor:
+        if not isinstance(x, TokenRows) and x.layout != torch.sparse_csr:
             return super().forward(x)
         return linear(x, self.weight, self.bias)
 

@@ -48,7 +48,8 @@ class GraphMAEOptions:
 
 class GraphMAE(StackPretrainer):
     name = "graphmae"
-    version = "3"  # 2: the official GAT initialisation; 3: the fused GAT layer (same layer, other rounding)
+    version = "4"  # 2: the official GAT initialisation; 3: the fused GAT layer (same layer, other rounding);
+    # 4: its scores and gradients in one buffer (other rounding), bag-of-words inputs read as CSR
     description = "GraphMAE: masked feature reconstruction, GAT encoder/decoder, scaled cosine error"
     Options = GraphMAEOptions
     # Official configs (THUDM/GraphMAE configs.yml; Photo/Computers from the SLIDE fork), paper.md §4.1.
