@@ -1,6 +1,7 @@
 """Executors, through the real command line: throughput of ``--executor pool --workers 2`` against
 ``local`` with 2 threads on a CPU-bound spec of 16 cells (target: 1.6x), and each executor's
-per-cell overhead (a head that does not train, encoders cached).
+per-cell overhead (a head that does not train, encoders cached); SLURM with one cell per job and
+with all 9 cells in one job (``cells_per_job``).
 
 Rounds are interleaved (local, pool, then pool, local, ...) and medians reported with the load
 average, since a shared machine's load moves during the run. Ray and SLURM are measured when
@@ -66,7 +67,7 @@ def available() -> list[str]:
     except (OSError, subprocess.TimeoutExpired):
         up = []
     if importlib.util.find_spec("submitit") and {"idle", "mixed"} & set(up):
-        executors.append("slurm")
+        executors += ["slurm", "slurm-chunked"]  # one job per cell; 9 cells per job
     return executors
 
 
@@ -136,7 +137,8 @@ def test_per_cell_overhead(benchmark, tmp_path, bench_env):
 
     def measure() -> None:
         for name in executors:
-            extra = ["--executor", name] + (["--workers", "2"] if name in ("pool", "ray") else [])
+            extra = ["--executor", name.split("-")[0]] + (["--workers", "2"] if name in ("pool", "ray") else [])
+            extra += ["--executor-set", "cells_per_job=9"] if name == "slurm-chunked" else []
             one, nine = (matrix(bench_env, specs[n], store, *extra)[1] for n in (1, 9))
             result[name] = {"startup_and_one_cell_s": one, "per_cell_s": (nine - one) / 8,
                             "loadavg": os.getloadavg()[0]}

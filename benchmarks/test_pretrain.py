@@ -1,5 +1,5 @@
-"""Per-epoch pretraining: every registered pretrainer, and the plain PyG references of GraphMAE and
-GRACE (benchmarks/reference.py) on the same configuration, in the same group."""
+"""Per-epoch pretraining: every registered pretrainer, and the plain PyG references of GraphMAE, GRACE
+and MaskGAE (benchmarks/reference.py) on the same configuration, in the same group."""
 
 from __future__ import annotations
 
