@@ -101,7 +101,7 @@ class _Attend(torch.autograd.Function):
     def forward(ctx, x: Tensor, att_src: Tensor, att_dst: Tensor, bias: Tensor, graph: AttentionGraph,
                 attention) -> Tensor:
         rows, heads, units = graph.rows, x.size(1), x.size(2)
-        with torch.enable_grad():
+        with torch.set_grad_enabled(any(ctx.needs_input_grad[:4])):  # no graph for inference
             scores = (_scores(x, att_src[0]).requires_grad_(), _scores(x[:rows], att_dst[0]).requires_grad_())
             alpha = attention(*scores)
         ctx.save_for_backward(x, att_src, att_dst)
