@@ -92,7 +92,7 @@ def test_one_bad_cell_stops_the_whole_matrix_before_training(tmp_path, capsys):
                     '[[group]]\nheads = ["linear"]\n[[group]]\nheads = ["full"]\n[group.set]\nhead.head_lr = 0\n')
     code = main(["matrix", str(spec), "--quiet", "--store", str(tmp_path / "runs.sqlite")])
     err = capsys.readouterr().err
-    assert code == 2 and "head 'full' option 'head_lr' = 0.0 is invalid (valid: float > 0)" in err
+    assert code == 2 and "head 'full' option 'head_lr' (spec 'bad' [set]) = 0.0 is invalid (valid: float > 0)" in err
 
 
 def test_a_spec_value_of_the_wrong_type_is_refused(tmp_path, capsys):
