@@ -100,7 +100,7 @@ def test_a_spec_value_of_the_wrong_type_is_refused(tmp_path, capsys):
     spec.write_text('datasets = ["Cora"]\npretrainers = ["graphmae"]\n[set]\npretrain.epochs = 1.5\n')
     code = main(["matrix", str(spec), "--quiet", "--store", str(tmp_path / "runs.sqlite")])
     err = capsys.readouterr().err
-    assert code == 2 and "pretrainer 'graphmae' option 'epochs' expects int, got '1.5'" in err
+    assert code == 2 and "pretrainer 'graphmae' option 'epochs' (spec 'typed' [set]) expects int, got '1.5'" in err
 
 
 @dataclass
