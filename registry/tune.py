@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from registry.cache import config_hash
-from registry.config import SECTIONS, resolve_options
+from registry.config import SECTIONS
 from registry.errors import ConfigError, require_extra
 from registry.options import Choice, Search, base_type, option_hints, search_space
 from registry.runner import Cell, Runner
@@ -130,11 +130,10 @@ def cells(target: Target, settings: Settings, params: dict[str, Any]) -> list[Ce
             for seed in settings.seeds for ft in settings.finetune_seeds]
 
 
-def official(runner: Runner, target: Target, space: dict[str, Any]) -> dict[str, Any] | None:
-    """The searched options' official values for this target, if every one lies inside its space."""
-    head = runner.registry.get("head", target.head)
-    options = resolve_options(head, target.dataset, target.pretrainer, target.preset, target.fixed("head"),
-                              runner.registry.supplied_overrides("head", head.name))
+def official(runner: Runner, target: Target, settings: Settings, space: dict[str, Any]) -> dict[str, Any] | None:
+    """The searched options' values in the target's own runs (official per-dataset and per-slimmer values,
+    preset, fixed options), if every one lies inside its space."""
+    options = runner.resolve(cells(target, settings, {})[0]).options["head"]
     values = {name: getattr(options, name) for name in space}
     return values if all(s.contains(values[name]) for name, (s, _) in space.items()) else None
 
@@ -173,7 +172,7 @@ def tune(runner: Runner, storage: Any, target: Target, settings: Settings, say: 
     done = len(study.get_trials(deepcopy=False))  # a resumed study draws new values, not the first ones again
     study.sampler = optuna.samplers.TPESampler(seed=settings.sampler_seed + done, n_startup_trials=settings.startup_trials)
     if not done:
-        start = official(runner, target, space)
+        start = official(runner, target, settings, space)
         if start is not None:
             study.enqueue_trial(start, user_attrs={"official": True})
     recover(study, storage)

@@ -19,7 +19,7 @@ from registry.plugins import build_registry
 from registry.runner import Runner
 from registry.spec import MatrixSpec
 from registry.testing import plugin_bench
-from registry.tune import validation_metric
+from registry.tune import Settings, Target, official, space_of, validation_metric
 from slide_plugin.heads.linear import LinearProbe
 
 QUICK = ["--preset", "quick", "--set", "pretrain.epochs=2", "--set", "head.epochs=4", "--quiet", "--threads", "1"]
@@ -70,6 +70,19 @@ def test_search_spaces_are_read_from_options_and_fit_the_official_graphmae_confi
         for dataset in ("Cora", "CiteSeer"):  # the first trial of every study is the official configuration
             options = resolve_options(head, dataset, "graphmae")
             assert all(s.contains(getattr(options, k)) for k, s in space.items()), (name, dataset)
+
+
+def test_the_first_trial_is_the_configuration_the_target_runs_officially(tmp_path):
+    """Per-dataset, per-slimmer (MaskGAE's linear probe trains 400 epochs on a half encoder) and fixed values."""
+    with plugin_bench(entry_points=["slide_plugin"], folder=tmp_path) as bench:
+        registry = bench.registry()
+        runner = Runner(registry, None, None, "cpu")
+        settings = Settings(1, [100], [0], [0], [0])
+        half = Target("Cora", "maskgae", "half", "linear")
+        space = space_of(runner, half)
+        assert official(runner, half, settings, space) == {"lr": 0.01, "weight_decay": 1e-3, "epochs": 400}
+        fixed = Target("Cora", "graphmae", "original", "linear", sets=(("head", "lr", "0.2"),))
+        assert official(runner, fixed, settings, space_of(runner, fixed)) == {"weight_decay": 1e-4, "epochs": 300}
 
 
 @pytest.mark.parametrize("space", [Search(0.5, 10), Search(0, 10, log=True), Search(5, 1), Choice(1)])
