@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import pandas as pd
 
-from registry.compare import method_id
+from registry.compare import method_names
 
 KEYS = ["dataset", "pretrainer", "slimmer", "head", "rff_input", "method"]
 
 
 def diagnostics_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (run, epoch) of the ``ok`` runs that logged weight diagnostics, with the run's
-    keys, seeds, ``rff_input`` (``"raw"`` for runs stored before the option existed) and ``method`` (the id
-    of its settings, seeds left out); ordered so that the settings of one head sit side by side."""
+    keys, seeds, ``rff_input`` (``"raw"`` for runs stored before the option existed) and ``method`` (its
+    readable name, :func:`registry.compare.method_names`); ordered so that the settings of one head sit side by side."""
     rows = []
-    for run in runs[runs["status"] == "ok"].itertuples():
+    ok = runs[runs["status"] == "ok"]
+    ok = ok.assign(method=method_names(ok)) if len(ok) else ok.assign(method=[])
+    for run in ok.itertuples():
         for record in run.diagnostics or []:
             if "weight_min" in record:
                 rows.append(dict(dataset=run.dataset, pretrainer=run.pretrainer, slimmer=run.slimmer, head=run.head,
                                  rff_input=run.config["head"]["options"].get("rff_input", "raw"),
-                                 method=method_id(run.config), seed=run.seed, finetune_seed=run.finetune_seed,
+                                 method=run.method, seed=run.seed, finetune_seed=run.finetune_seed,
                                  key=run.key, **record))
     df = pd.DataFrame(rows)
     if len(df):

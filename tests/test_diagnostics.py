@@ -31,6 +31,13 @@ def test_summary_spans_epochs_and_runs():
     assert row["balance_learned/uniform"] == pytest.approx(((1.8 / 2) + (1.0 / 2) + (1.6 / 2)) / 3, abs=1e-4)
 
 
+def test_methods_are_named_never_hashed():
+    other = run_row("d", 0, [(0.7, 1.3)])
+    other["config"] = dict(other["config"], head={"name": "slide", "options": {"decorrelation": False}})
+    df = diagnostics_frame(pd.DataFrame([run_row("a", 0, [(0.9, 1.1)]), other]))
+    assert sorted(set(df["method"])) == ["2-half/slide head.decorrelation=false", "2-half/slide head.decorrelation=true"]
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv("SLIDE_BENCH_CACHE", str(tmp_path / "cache"))
