@@ -251,23 +251,30 @@ class MatrixSpec:
             raise ConfigError(f"spec '{self.name}': [overrides.{stray[0]}] names no dataset of the spec "
                               f"({', '.join(names['datasets'])})")
         starred = any("*" in group.axes[axis] for axis in ("datasets", "pretrainers", "heads"))
+        settings = {dataset: self._settings(group, dataset, extra_sets) for dataset in names["datasets"]}
         for dataset, pretrainer, seed, slimmer, head, ft_seed in itertools.product(
                 names["datasets"], names["pretrainers"], group.axes["seeds"], names["slimmers"],
                 names["heads"], group.axes["finetune_seeds"]):
             if starred and not _supports(registry, dataset, pretrainer, head):
                 continue  # "*" means all that fit the dataset's task; named pairs are checked (refused) by the runner
-            overrides = group.overrides.get(normalize(dataset), {})
-            sets = _merge(group.sets, overrides, extra_sets or {})
-            triples = tuple((s, o, _text(v)) for s in SECTIONS for o, v in sorted(sets.get(s, {}).items()))
-            where = {(s, o): f"spec '{self.name}' [set]" for s, values in group.sets.items() for o in values}
-            where.update({(s, o): f"spec '{self.name}' [overrides.{dataset}]" for s, values in overrides.items()
-                          for o in values})
-            for s, values in (extra_sets or {}).items():
-                for o in values:
-                    where.pop((s, o), None)  # the command line's --set wins
-            origins = tuple((s, o, w) for (s, o), w in sorted(where.items()))
+            triples, origins = settings[dataset]
             out[Cell(dataset, pretrainer, slimmer, head, seed, ft_seed, group.preset, triples, origins)] = None
         return list(out)
+
+    def _settings(self, group: Group, dataset: str, extra_sets: Sets | None) -> tuple[tuple, tuple]:
+        """A dataset's option settings in a group, as (section, option, text) triples, and where each came
+        from (the spec table that set it; the command line's ``--set`` is not named). Computed once per
+        dataset: a 100,000-cell plan must not redo it per cell."""
+        overrides = group.overrides.get(normalize(dataset), {})
+        sets = _merge(group.sets, overrides, extra_sets or {})
+        triples = tuple((s, o, _text(v)) for s in SECTIONS for o, v in sorted(sets.get(s, {}).items()))
+        where = {(s, o): f"spec '{self.name}' [set]" for s, values in group.sets.items() for o in values}
+        where.update({(s, o): f"spec '{self.name}' [overrides.{dataset}]" for s, values in overrides.items()
+                      for o in values})
+        for s, values in (extra_sets or {}).items():
+            for o in values:
+                where.pop((s, o), None)  # the command line's --set wins
+        return triples, tuple((s, o, w) for (s, o), w in sorted(where.items()))
 
     @staticmethod
     def _expand(registry: Registry, axis: str, values: list[str]) -> list[str]:
