@@ -6,19 +6,17 @@ from torch import nn
 from torch_geometric.data import Data
 
 from registry import RunContext
-from slide_plugin.nn import GCNBlock, StackEncoder
+from slide_plugin.nn import StackEncoder
 from slide_plugin.nn.link import LinkPredictor, MLPDecoder
 from slide_plugin.pretrainers.maskgae_link import MaskGAELinkOptions
-from slide_plugin.pretrainers.maskgae_model import MaskGAEModel, train_loop
+from slide_plugin.pretrainers.maskgae_model import MaskGAEModel, gcn_blocks, train_loop
 
 
 def build_predictor(in_dim: int, o: MaskGAELinkOptions) -> LinkPredictor:
-    """GCN layers in → e → … → hd (dropout → conv → BatchNorm (``bn``) → activation each) and the edge decoder."""
-    dims = [in_dim] + [o.encoder_channels] * (o.encoder_layers - 1) + [o.hidden_channels]
-    norm = "batchnorm" if o.bn else None
-    blocks = [GCNBlock(a, b, o.encoder_dropout, norm, o.encoder_activation) for a, b in zip(dims[:-1], dims[1:])]
+    """MaskGAE's GCN layers (:func:`~slide_plugin.pretrainers.maskgae_model.gcn_blocks`), read out at the
+    last layer, and the edge decoder."""
     decoder = MLPDecoder(o.hidden_channels, o.decoder_channels, o.decoder_layers, o.decoder_dropout, False)
-    return LinkPredictor(StackEncoder(blocks, readout="last"), decoder)
+    return LinkPredictor(StackEncoder(gcn_blocks(in_dim, o), readout="last"), decoder)
 
 
 def pretrain(data: Data, options: MaskGAELinkOptions, ctx: RunContext) -> nn.Module:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -21,13 +21,20 @@ from slide_plugin.nn.link import MLPDecoder
 from slide_plugin.pretrainers.edge_masking import mask_edge, mask_path
 from slide_plugin.pretrainers.maskgae import MaskGAEOptions
 
+if TYPE_CHECKING:
+    from slide_plugin.pretrainers.maskgae_link import MaskGAELinkOptions
 
-def build_encoder(in_dim: int, o: MaskGAEOptions) -> StackEncoder:
+
+def gcn_blocks(in_dim: int, o: MaskGAEOptions | MaskGAELinkOptions) -> list[GCNBlock]:
     """GCN layers in → e → … → e → hd, each dropout → conv → BatchNorm (``bn``) → activation."""
     dims = [in_dim] + [o.encoder_channels] * (o.encoder_layers - 1) + [o.hidden_channels]
     norm = "batchnorm" if o.bn else None
-    blocks = [GCNBlock(a, b, o.encoder_dropout, norm, o.encoder_activation) for a, b in zip(dims[:-1], dims[1:])]
-    return StackEncoder(blocks, readout="cat", l2_normalize=o.l2_normalize, cap_truncated_output=True)
+    return [GCNBlock(a, b, o.encoder_dropout, norm, o.encoder_activation) for a, b in zip(dims[:-1], dims[1:])]
+
+
+def build_encoder(in_dim: int, o: MaskGAEOptions) -> StackEncoder:
+    """:func:`gcn_blocks` read out as the concatenation of every layer's output."""
+    return StackEncoder(gcn_blocks(in_dim, o), readout="cat", l2_normalize=o.l2_normalize, cap_truncated_output=True)
 
 
 class MaskGAEModel(nn.Module):
