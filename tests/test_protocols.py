@@ -146,10 +146,10 @@ def test_standardised_rff_input_acts_on_small_correlated_embeddings():
 
 
 def test_rff_input_is_an_option_of_slide_and_slide_lora(monkeypatch):
-    from slide_plugin.heads import slide_loop
+    from slide_plugin import decorrelation
 
     seen = []
-    monkeypatch.setattr(slide_loop, "SampleReweighter",
+    monkeypatch.setattr(decorrelation, "SampleReweighter",
                         lambda *args, **kwargs: seen.append(kwargs["rff_input"]) or SampleReweighter(*args, **kwargs))
     for head in (SlideHead(), SlideLoraHead()):
         options = resolve_options(head, "Cora", "graphmae", "quick", {"rff_input": "standardised", "epochs": 1})

@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from registry import Count, Fraction, Head, NonNegativeFloat, NonNegativeInt, PositiveFloat, Range, RunContext
+from registry import Count, Head, NonNegativeFloat, NonNegativeInt, PositiveFloat, Range, RunContext
+from slide_plugin.heads.weighting import WeightLearnerOptions
 
 if TYPE_CHECKING:
     from torch import nn
@@ -50,17 +51,8 @@ class GraphFineTuneOptions:
 
 
 @dataclass
-class GraphSlideOptions(GraphFineTuneOptions):
-    decorrelation: bool = True  # False: "w/o de" (all weights 1)
-    memory_size: NonNegativeInt = 32
-    lambda0: PositiveFloat = 0.1
-    lambda_decay_rate: PositiveFloat = 1.0
-    lambda_decay_epoch: Count = 5
-    num_rff: Count = 1
-    lrbl: PositiveFloat = 1.0
-    epochb: Count = 20
-    presave_ratio: Fraction = 0.9
-    decay_pow: PositiveFloat = 2.0
+class GraphSlideOptions(WeightLearnerOptions, GraphFineTuneOptions):
+    memory_size: NonNegativeInt = 32  # rows of the EMA memory of past batches of graphs
 
 
 class SvmHead(Head):

@@ -13,9 +13,9 @@ from registry.graphs import GraphSet, embed_graphs, graph_embeddings, graph_load
 from registry.heads import adam, make_classifier
 from registry.metrics import count_parameters, fold_accuracy
 from registry.tudatasets import stratified_folds
-from slide_plugin.decorrelation import SampleReweighter
 from slide_plugin.heads.graph import GraphFineTuneOptions, GraphSlideOptions
 from slide_plugin.heads.slide_loop import _epoch_summary as epoch_summary
+from slide_plugin.heads.weighting import make_reweighter, reweighted_loss
 
 
 def _accuracy(encoder: nn.Module, classifier: nn.Module, graphs: GraphSet, labels: Tensor, device: torch.device) -> float:
@@ -32,10 +32,7 @@ def fit_fold(encoder: nn.Module, train: GraphSet, val: GraphSet, test: GraphSet,
     classifier = make_classifier(encoder.embedding_dim, train.num_classes).to(device)
     optimizers = [adam(classifier.parameters(), options.head_lr, options.head_weight_decay),
                   adam(encoder.parameters(), options.encoder_lr, options.encoder_weight_decay)]
-    reweighter = SampleReweighter(
-        encoder.embedding_dim, options.memory_size, options.lrbl, options.epochb, options.presave_ratio,
-        options.lambda0, options.lambda_decay_rate, options.lambda_decay_epoch, num_f=options.num_rff,
-        decay_pow=options.decay_pow, device=device) if reweight else None
+    reweighter = make_reweighter(encoder.embedding_dim, options, device) if reweight else None
     val_labels, test_labels = val.labels(), test.labels()
     best = (-1.0, 0.0)
     loader = graph_loader(train, options.batch_size, shuffle=True)
@@ -46,12 +43,7 @@ def fit_fold(encoder: nn.Module, train: GraphSet, val: GraphSet, test: GraphSet,
             batch = batch.to(device)
             z = embed_graphs(encoder, batch)
             losses = F.cross_entropy(classifier(z), batch.y.view(-1), reduction="none")
-            if reweighter is not None and epoch > 0:  # no re-weighting in the first epoch (as SLIDE)
-                weights, diagnostics = reweighter(z.detach(), epoch)
-                stats.append(diagnostics)
-                loss = (weights * losses).sum() / weights.sum()
-            else:
-                loss = losses.mean()
+            loss = reweighted_loss(losses, z, reweighter if epoch > 0 else None, epoch, stats)  # as SLIDE: none in epoch 0
             for optimizer in optimizers:
                 optimizer.zero_grad()
             loss.backward()

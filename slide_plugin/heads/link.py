@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from registry import Count, Fraction, Head, NonNegativeFloat, NonNegativeInt, PositiveFloat, Ratio, RunContext
+from registry import Count, Head, NonNegativeFloat, NonNegativeInt, PositiveFloat, Ratio, RunContext
 from registry.tasks import LINK
+from slide_plugin.heads.weighting import WeightLearnerOptions, make_reweighter
 
 if TYPE_CHECKING:
     from torch import nn
@@ -48,17 +49,8 @@ class LinkFineTuneOptions:
 
 
 @dataclass
-class LinkSlideOptions(LinkFineTuneOptions):
-    decorrelation: bool = True  # False: the same loop with all weights 1
+class LinkSlideOptions(WeightLearnerOptions, LinkFineTuneOptions):
     memory_size: NonNegativeInt = 512  # rows of the EMA memory of past batches
-    lambda0: PositiveFloat = 0.1
-    lambda_decay_rate: PositiveFloat = 1.0
-    lambda_decay_epoch: Count = 5
-    num_rff: Count = 1
-    lrbl: PositiveFloat = 1.0
-    epochb: Count = 20
-    presave_ratio: Fraction = 0.9
-    decay_pow: PositiveFloat = 2.0
 
 
 class LinkFineTune(Head):
@@ -83,11 +75,7 @@ class LinkSlide(Head):
     quick = dict(epochs=3, epochb=5)
 
     def fit(self, encoder: nn.Module, data: Data, options: LinkSlideOptions, ctx: RunContext) -> dict[str, float]:
-        from slide_plugin.decorrelation import SampleReweighter
         from slide_plugin.heads.link_loop import fine_tune
 
-        reweighter = SampleReweighter(
-            encoder.decoder.arch["in_dim"], options.memory_size, options.lrbl, options.epochb, options.presave_ratio,
-            options.lambda0, options.lambda_decay_rate, options.lambda_decay_epoch, num_f=options.num_rff,
-            decay_pow=options.decay_pow, device=ctx.device) if options.decorrelation else None
+        reweighter = make_reweighter(encoder.decoder.arch["in_dim"], options, ctx.device)
         return fine_tune(encoder, data, options, ctx, reweighter, desc=self.name)

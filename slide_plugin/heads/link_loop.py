@@ -17,6 +17,7 @@ from registry.metrics import count_parameters, link_scores
 from registry.numerics import FiniteWatch
 from slide_plugin.decorrelation import SampleReweighter
 from slide_plugin.heads.link import LinkFineTuneOptions
+from slide_plugin.heads.weighting import reweighted_loss
 from slide_plugin.pretrainers.edge_masking import mask_edge
 
 
@@ -59,11 +60,7 @@ def fine_tune(predictor: nn.Module, data: Data, o: LinkFineTuneOptions, ctx: Run
             z = predictor(x, remaining)
             pairs = z[edges[0]] * z[edges[1]]  # the edge representations the decoder reads
             losses = F.binary_cross_entropy_with_logits(predictor.decoder(pairs).squeeze(-1), labels, reduction="none")
-            if reweighter is not None and epoch > 1:  # no re-weighting in the first epoch, as SLIDE
-                weights, _ = reweighter(pairs.detach(), epoch - 1)
-                loss = (weights * losses).sum() / weights.sum()
-            else:
-                loss = losses.mean()
+            loss = reweighted_loss(losses, pairs, reweighter if epoch > 1 else None, epoch - 1)  # as SLIDE: none in epoch 1
             optimizer.zero_grad()
             loss.backward()
             if o.grad_norm > 0:

@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from registry import Count, Head, NonNegativeInt, PositiveFloat, RunContext
-from slide_plugin.heads.search import (EncoderLearningRate, Epochs, InnerSteps, LambdaDecay, Lambda0, LearningRate,
-                                       MemoryRatio, WeightDecay, WeightLearningRate)
+from registry import Count, Head, NonNegativeInt, RunContext
 from slide_plugin.heads.full import FullFineTune
-from slide_plugin.heads.protocol import GRAPHMAE_PROTOCOL, ClassifierInit, RffInput
+from slide_plugin.heads.protocol import GRAPHMAE_PROTOCOL, ClassifierInit
+from slide_plugin.heads.search import EncoderLearningRate, Epochs, LearningRate, WeightDecay
+from slide_plugin.heads.weighting import WeightLearnerOptions
 
 if TYPE_CHECKING:
     from torch import nn
@@ -35,30 +35,19 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class SlideOptions:
+class SlideOptions(WeightLearnerOptions):
     head_lr: LearningRate = 0.01
     head_weight_decay: WeightDecay = 1e-4
     encoder_lr: EncoderLearningRate = 1e-6
     encoder_weight_decay: WeightDecay = 0.0
     epochs: Epochs = 100
     batch_size: Count | None = 64  # None: every training node in one batch (full batch)
-    memory_size: NonNegativeInt = 64  # M rows of the EMA memory of past batches; 0: none
-    decorrelation: bool = True  # False: the paper's "w/o de" ablation (all weights 1)
-    lambda0: Lambda0 = 0.1  # de-correlation strength: balance loss / λ(e), smaller = stronger
-    lambda_decay_rate: LambdaDecay = 1.0  # ρ in λ(e) = λ0 · max(ρ^⌊e/E_d⌋, 0.01)
-    lambda_decay_epoch: Count = 5  # E_d
     lambda_epoch_offset: NonNegativeInt = 0  # e = epoch index + offset (0: GraphMAE code, 1: GRACE/MaskGAE code)
-    num_rff: Count = 1  # Fourier functions per embedding dimension
-    lrbl: WeightLearningRate = 1.0  # SGD learning rate of the weight logits
-    epochb: InnerSteps = 20  # inner SGD steps per mini-batch
-    presave_ratio: MemoryRatio = 0.9  # EMA ratio of the memory update
-    decay_pow: PositiveFloat = 2.0  # power of the Σ softmax(θ)^q regulariser
     encoder_train_mode: bool = True  # dropout on while fine-tuning (GraphMAE code); MaskGAE uses eval mode
     reset_memory_each_epoch: bool = False  # MaskGAE/ogbn-arxiv code resets it every epoch
     budget_steps: Count | None = None  # train exactly this many optimiser steps (epochs follow); None: `epochs`
     later_ties: bool = False  # on a validation tie keep the later epoch (official GraphMAE: True, `>=`)
     classifier_init: ClassifierInit = "xavier"  # official GraphMAE: "default" (nn.Linear's own)
-    rff_input: RffInput = "raw"  # what the RFF map sees: "raw" (official), "standardised", "l2"
 
 
 @dataclass

@@ -11,8 +11,8 @@ from torch_geometric.data import Data
 
 from registry import RunContext
 from registry.heads import FitTracker, adam, batch_forward, make_classifier, model_features, planned_epochs
-from slide_plugin.decorrelation import SampleReweighter
 from slide_plugin.heads.slide import SlideOptions
+from slide_plugin.heads.weighting import make_reweighter, reweighted_loss
 
 
 def _epoch_summary(stats: list[dict[str, Tensor]]) -> dict[str, float]:
@@ -38,10 +38,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
     encoder_params = [p for p in encoder_params if p.requires_grad]
     if encoder_params:
         optimizers.append(adam(encoder_params, options.encoder_lr, options.encoder_weight_decay))
-    reweighter = SampleReweighter(
-        encoder.embedding_dim, options.memory_size, options.lrbl, options.epochb, options.presave_ratio,
-        options.lambda0, options.lambda_decay_rate, options.lambda_decay_epoch, num_f=options.num_rff,
-        decay_pow=options.decay_pow, rff_input=options.rff_input, device=device) if options.decorrelation else None
+    reweighter = make_reweighter(encoder.embedding_dim, options, device)
     tracker = FitTracker(device, data.num_classes, budget_steps=options.budget_steps, later_ties=options.later_ties)
     batch_size = options.batch_size or train_nodes.numel()  # None: full batch
     epochs = planned_epochs(options.epochs, options.budget_steps, -(-train_nodes.numel() // batch_size))
@@ -58,12 +55,8 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
                 break
             z = batch_forward(encoder, x, edge_index, nodes)
             losses = F.cross_entropy(classifier(z), y[nodes], reduction="none")
-            if reweighter is not None and epoch > 0:  # no re-weighting in the first epoch
-                weights, diagnostics = reweighter(z.detach(), epoch + options.lambda_epoch_offset)
-                stats.append(diagnostics)
-                loss = (weights * losses).sum() / weights.sum()
-            else:
-                loss = losses.mean()
+            loss = reweighted_loss(losses, z, reweighter if epoch > 0 else None,  # none in the first epoch
+                                   epoch + options.lambda_epoch_offset, stats)
             for optimizer in optimizers:
                 optimizer.zero_grad()
             loss.backward()
