@@ -19,7 +19,6 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from registry.cache import config_hash

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import torch
 from torch import nn
 
-from registry import DatasetSpec, Head, Pretrainer, Slimmer, hookimpl
+from registry import DatasetSpec, Pretrainer, Slimmer, hookimpl
 from registry.testing import plugin_bench
 from tests.test_plugins import Majority, Plain, PlainEncoder, load_toy
 

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-import registry.plugins
 from registry import DatasetSpec, Head, Pretrainer, Slimmer, hookimpl, hookspecs
 from registry.cli import main
 from registry.errors import PluginError, UnknownNameError
