@@ -76,6 +76,7 @@ class Sleepy(LinearProbe):
         if options.log:
             with open(options.log, "a") as log:
                 log.write(f"{ctx.seed} {sum(p.numel() for p in encoder.parameters())} {os.getpid()}\n")
+        ctx.log(niceness=os.nice(0))  # the priority the executor ran the cell at
         time.sleep(options.seconds)
         return super().fit(encoder, data, options, ctx)
 

@@ -56,6 +56,9 @@ def _check_reachable(address: str) -> None:
 class RayBackend:
     def __init__(self, options: RayOptions, context: WorkerContext):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # A local instance's workers run at Ray's default niceness (+15), so next to any other work on the
+        # machine the cells barely get a CPU: keep them at the driver's priority. A running cluster keeps its own.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         self.ray = ray = require("ray", "ray")
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         local = {} if options.address else {"num_cpus": options.workers or None}
