@@ -282,6 +282,11 @@ class MatrixSpec:
         expanded = itertools.chain.from_iterable(registry.names(kind) if v == "*" else [v] for v in values)
         return list(dict.fromkeys(expanded))
 
+    def group_labels(self, registry: Registry, extra_sets: Sets | None = None) -> dict[Cell, str]:
+        """Each cell of a labelled group and its group's label (its row name in a table)."""
+        return {cell: group.label for group in self.groups if group.label
+                for cell in self.group_cells(registry, group, extra_sets)}
+
     def label(self, slimmer: str, head: str) -> str | None:
         by_key = {normalize(k): v for k, v in self.labels.items()}
         return by_key.get(normalize(f"{slimmer}/{head}"))

@@ -76,6 +76,9 @@ def matrix(args: argparse.Namespace) -> int:
         return 0
     from registry.tables import paper_tables, render_tables
 
+    labels = spec.group_labels(runner.registry, sets)
+    row_labels = {r.key: labels[r.cell] for r in resolved if r.cell in labels}
+    df = df.assign(row_label=df["key"].map(row_labels)) if len(df) else df
     tables = paper_tables(df, label=spec.label, tasks=runner.registry.tasks(), percent_of=spec.percent_of)
     print(render_tables(tables, args.format), end="")
     return report_failures(df)
