@@ -30,11 +30,10 @@ def table(args: argparse.Namespace) -> int:
     registry = build_registry()
     if args.spec:
         spec = MatrixSpec.load(args.spec, registry)
-        keys, row_labels = [], {}
-        for group in spec.groups:
-            planned = Runner(registry, store, None, None).plan(spec.group_cells(registry, group), force=True)[0]
-            keys += [r.key for r in planned]
-            row_labels.update({r.key: group.label for r in planned if group.label})
+        planned = Runner(registry, store, None, None).plan(spec.cells(registry), force=True)[0]
+        labels = spec.group_labels(registry)
+        keys = [r.key for r in planned]
+        row_labels = {r.key: labels[r.cell] for r in planned if r.cell in labels}
         label, percent_of = spec.label, spec.percent_of
     df = store.frame(keys)
     if keys is not None:
