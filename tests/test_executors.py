@@ -207,6 +207,18 @@ def test_two_concurrent_matrices_run_each_cell_once(registry, matrix):
     assert out_first.count("ok ") + out_second.count("ok ") == 8
 
 
+def test_each_encoders_cells_finish_together(matrix):
+    """One worker runs a pretrained encoder's other cells before the next seed's pretraining (before
+    the fix: every seed's leader first, then all the others)."""
+    make, command, env, tmp = matrix
+    spec, store = make(seeds=(0, 1, 2)), tmp / "results.sqlite"
+    ran = subprocess.run(command(spec, store), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    with sqlite3.connect(store) as db:
+        order = db.execute("SELECT seed, slimmer FROM runs ORDER BY rowid").fetchall()
+    assert order == [(0, "original"), (0, "half"), (1, "original"), (1, "half"), (2, "original"), (2, "half")]
+
+
 @pytest.mark.parametrize("executor, resume_on", [("pool", "local"), ("ray", "pool")])
 def test_kill_worker_and_driver_then_resume(registry, matrix, executor, resume_on):
     """kill -9 of a worker (the driver runs its cell again), then of the driver; the matrix resumed

@@ -1,7 +1,9 @@
 """The matrix driver: hands cells to an executor's backend in the order the cell graph allows.
 
 Cells that share a pretrained encoder form a group: its first cell (the leader) pretrains, the
-others are held back until the leader is over, then read the encoder from the shared cache. Every
+others are held back until the leader is over, then read the encoder from the shared cache. They run
+next, ahead of other groups' leaders, so each encoder's rows finish together (a run stopped mid-way
+leaves whole seeds, not every seed's first cell). Every
 worker claims its cell in the store, so a cell another process runs comes back ``busy``: the
 driver waits for it (its row is then done) or, if its owner dies and the claim expires, runs it.
 A cell whose worker died is run once more; dying twice, it is stored as ``failed``. One progress
@@ -54,9 +56,14 @@ class Driver:
         return self.runner.cache.path(config["dataset"], config["pretrainer"]["name"], config["pretrainer"]["version"],
                                       config["pretrainer"]["options"], item.cell.seed).exists()
 
-    def _release(self, key: str) -> None:
-        """The group of ``key`` may run now (its encoder is cached, or being pretrained elsewhere)."""
-        self.ready.extend(self.held.pop(pretraining_key(self.items[key]), []))
+    def _release(self, key: str, first: bool = False) -> None:
+        """The group of ``key`` may run now (its encoder is cached, or being pretrained elsewhere);
+        ``first``: ahead of the queue (its leader just finished here)."""
+        group = self.held.pop(pretraining_key(self.items[key]), [])
+        if first:
+            self.ready.extendleft(reversed(group))
+        else:
+            self.ready.extend(group)
 
     def run(self) -> Counter[str]:
         """Run every cell; Ctrl-C cancels the backend's queued and running work and propagates."""
@@ -105,7 +112,7 @@ class Driver:
 
     def _finished(self, key: str, status: str, line: str, worker: str) -> None:
         self.counts[status] += 1
-        self._release(key)
+        self._release(key, first=True)
         self.bar.update(1)
         if line:
             line = f"{line}  [{worker}]" if self.tagged else line
