@@ -112,7 +112,7 @@ def claim_rows(runs: pd.DataFrame, cells: pd.DataFrame, alpha: float) -> pd.Data
                 continue
             pick = (lambda label: here[here["label"] == label]) if len(here) else (lambda label: here)
             rows.append({"pretrainer": pretrainer, "dataset": dataset} | decide(claim, pick(claim.a), pick(claim.b), alpha))
-    return pd.DataFrame(rows, columns=COLUMNS).fillna("")
+    return pd.DataFrame(rows, columns=COLUMNS).astype(object).fillna("")  # blank cells, no float upcast warning
 
 
 def scores_table(runs: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:

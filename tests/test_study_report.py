@@ -42,6 +42,7 @@ def test_share_claim_and_too_little_data():
     assert decide(share, runs("Half LP", {}), runs("LP", BASE), 0.05)["verdict"] == "no data yet"
 
 
+@pytest.mark.filterwarnings("error:'str' is not supported as a fill value")  # pandas: fillna("") on floats
 def test_report_of_a_partial_store(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SLIDE_BENCH_CACHE", str(tmp_path / "cache"))
     spec = tmp_path / "mini.toml"
