@@ -37,7 +37,8 @@ def diagnostics_frame(runs: pd.DataFrame) -> pd.DataFrame:
 def diagnostics_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Per method: runs, the extremes of the weights over all epochs and runs, the mean weight std, the
     lowest effective sample size ratio, and the balance loss under the learned weights relative to uniform
-    weights (mean over epochs and runs; below 1 = the weights de-correlated the batch's RFF features)."""
+    weights (mean over epochs and runs; below 1 = the weights de-correlated the batch's RFF features), and
+    the most label mass the weights moved between classes in an epoch (``class_shift``, total variation)."""
     grouped = df.groupby(KEYS, sort=False)
     return pd.DataFrame({
         "runs": grouped["key"].nunique(),
@@ -47,4 +48,5 @@ def diagnostics_summary(df: pd.DataFrame) -> pd.DataFrame:
         "ess_ratio_min": grouped["ess_ratio"].min(),
         "balance_learned/uniform": grouped["balance_ratio"].mean(),
         "balance_uniform": grouped["balance_uniform"].mean(),
+        "class_shift_max": grouped["class_shift"].max() if "class_shift" in df else float("nan"),
     }).reset_index().round({"weight_min": 4, "weight_max": 4, "ess_ratio_min": 6, "balance_learned/uniform": 4})

@@ -150,8 +150,10 @@ def summary(claims: pd.DataFrame) -> pd.DataFrame:
 
 def weights_table(runs: pd.DataFrame) -> pd.DataFrame:
     """What the weight learner did in the SLIDE runs, per method, pretrainer and dataset: the extremes of the
-    weights, the lowest effective sample size over the batch size, and the balance loss under the learned
-    weights relative to uniform ones (mean over epochs and runs; below 1: the weights de-correlated)."""
+    weights, the lowest effective sample size over the batch size, the balance loss under the learned
+    weights relative to uniform ones (mean over epochs and runs; below 1: the weights de-correlated), and the
+    label mass the weights moved between classes (largest epoch mean of the batches' total variation
+    distance; blank for runs stored before the diagnostic existed)."""
     from slide_plugin.diagnostics import diagnostics_frame
 
     frame = diagnostics_frame(runs) if len(runs) else pd.DataFrame()
@@ -161,7 +163,9 @@ def weights_table(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = frame.groupby(["label", "pretrainer", "dataset"], sort=False)
     return pd.DataFrame({"runs": grouped["key"].nunique(), "weight min": grouped["weight_min"].min(),
                          "weight max": grouped["weight_max"].max(), "ESS / b (min)": grouped["ess_ratio"].min(),
-                         "balance learned / uniform": grouped["balance_ratio"].mean()}).round(4).reset_index()
+                         "balance learned / uniform": grouped["balance_ratio"].mean(),
+                         "class shift (max)": (grouped["class_shift"].max() if "class_shift" in frame
+                                               else float("nan"))}).round(4).reset_index()
 
 
 def wall_times(runs: pd.DataFrame) -> str:
@@ -205,7 +209,13 @@ def section(title: str, specs: list[MatrixSpec], registry: Registry, store: Resu
              "### Paired comparisons (test Micro-F1, A − B over pretraining seeds)", "", markdown(claims), "",
              "### Scores (test Micro-F1, mean ± std over pretraining seeds; finished/planned runs)", "",
              markdown(scores_table(runs, cells), index=True), "",
-             "### What the sample weights did (SLIDE runs, per-epoch diagnostics)", "", markdown(weights_table(runs)), ""]
+             "### What the sample weights did (SLIDE runs, per-epoch diagnostics)", "",
+             "ESS / b: effective sample size over the batch size (1 = uniform weights). Balance learned / uniform: "
+             "the batch's balance loss under the learned weights over that under uniform ones (below 1: the weights "
+             "de-correlated). Class shift: the label mass the weights moved between classes (total variation between "
+             "the weighted and the unweighted class distribution of a batch; blank for runs stored before it was "
+             "logged); on a class-balanced training set it is what gives the classifier's bias a gradient that does "
+             "not come from the embeddings.", "", markdown(weights_table(runs)), ""]
     if len(missing):
         lines += ["### Missing", "", "Runs not in the store yet (pretrainer, dataset, method: count):", "",
                   *[f"- {p} {d}, {label}: {n}" for (p, d, label), n in missing.items()], ""]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -29,6 +31,15 @@ def test_summary_spans_epochs_and_runs():
     assert row["runs"] == 2 and row["weight_min"] == 0.5 and row["weight_max"] == 1.5
     assert row["ess_ratio_min"] == pytest.approx(0.9)
     assert row["balance_learned/uniform"] == pytest.approx(((1.8 / 2) + (1.0 / 2) + (1.6 / 2)) / 3, abs=1e-4)
+    assert math.isnan(row["class_shift_max"])  # runs stored before the class-shift diagnostic
+
+
+def test_summary_reports_the_largest_class_shift():
+    old, new = run_row("a", 0, [(0.9, 1.1)]), run_row("b", 1, [(0.8, 1.2), (0.5, 1.5)])
+    for record, shift in zip(new["diagnostics"], (0.02, 0.07)):
+        record["class_shift"] = shift
+    (row,) = diagnostics_summary(diagnostics_frame(pd.DataFrame([old, new]))).to_dict("records")
+    assert row["class_shift_max"] == pytest.approx(0.07)
 
 
 def test_methods_are_named_never_hashed():

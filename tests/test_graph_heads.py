@@ -80,6 +80,7 @@ def test_graph_slide_reweights_graph_embeddings_per_batch(encoder_and_data, deco
     if decorrelation:  # logged from the second epoch of every fold: weights that differ from uniform
         assert len(ctx.diagnostics) == 3 * 2
         assert all(d["weight_max"] > d["weight_min"] and d["batches"] == 2 for d in ctx.diagnostics)  # 20 training graphs
+        assert all(0 <= d["class_shift"] < 1 for d in ctx.diagnostics)
     else:
         assert ctx.diagnostics == []
 

@@ -11,6 +11,7 @@ from registry import RunContext
 from registry.config import resolve_options
 from registry.errors import ConfigError
 from slide_plugin.heads.slide import SlideHead, SlideOptions
+from slide_plugin.heads.weighting import class_shift
 from registry.heads import batch_forward
 from slide_plugin.nn import GATBlock, GCNBlock, StackEncoder
 from registry.receptive import layer_radii, receptive_field
@@ -149,6 +150,7 @@ def test_fit_reports_and_logs_weight_diagnostics():
     assert [d["epoch"] for d in ctx.diagnostics] == [1, 2]  # no re-weighting in the first epoch
     for d in ctx.diagnostics:
         assert 0 <= d["weight_min"] <= 1 <= d["weight_max"] and 0 < d["ess_ratio"] <= 1 and d["batches"] == 3
+        assert 0 < d["class_shift"] < 1  # non-uniform weights move some label mass between the 3 classes
     assert not any("pre_" in k or "memory" in k for k in encoder.state_dict())  # memory is not in the model
 
 
@@ -176,3 +178,10 @@ def test_official_settings_and_validation():
         resolve_options(head, "Cora", "graphmae", sets={"batch_size": 0})
     with pytest.raises(ConfigError, match=r"option 'presave_ratio' = 1.5 is invalid \(valid: float \[0, 1\]\)"):
         resolve_options(head, "Cora", "graphmae", sets={"presave_ratio": 1.5})
+
+
+def test_class_shift_is_the_label_mass_the_weights_move():
+    labels = torch.tensor([0, 0, 1, 1])
+    assert class_shift(torch.tensor([2.0, 1.0, 1.0, 0.0]), labels, 3).item() == pytest.approx(0.25)  # 3/4 vs 1/2
+    assert class_shift(torch.tensor([3.0, 1.0, 0.5, 3.5]), labels, 3).item() == pytest.approx(0.0)  # 4/8 each
+    assert class_shift(torch.ones(4), labels, 3).item() == 0.0

@@ -42,8 +42,10 @@ def fit_fold(encoder: nn.Module, train: GraphSet, val: GraphSet, test: GraphSet,
         for batch in loader:
             batch = batch.to(device)
             z = embed_graphs(encoder, batch)
-            losses = F.cross_entropy(classifier(z), batch.y.view(-1), reduction="none")
-            loss = reweighted_loss(losses, z, reweighter if epoch > 0 else None, epoch, stats)  # as SLIDE: none in epoch 0
+            labels = batch.y.view(-1)
+            losses = F.cross_entropy(classifier(z), labels, reduction="none")
+            loss = reweighted_loss(losses, z, reweighter if epoch > 0 else None, epoch, stats,  # as SLIDE: none in epoch 0
+                                   labels, train.num_classes)
             for optimizer in optimizers:
                 optimizer.zero_grad()
             loss.backward()

@@ -56,7 +56,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
             z = batch_forward(encoder, x, edge_index, nodes)
             losses = F.cross_entropy(classifier(z), y[nodes], reduction="none")
             loss = reweighted_loss(losses, z, reweighter if epoch > 0 else None,  # none in the first epoch
-                                   epoch + options.lambda_epoch_offset, stats)
+                                   epoch + options.lambda_epoch_offset, stats, y[nodes], data.num_classes)
             for optimizer in optimizers:
                 optimizer.zero_grad()
             loss.backward()
