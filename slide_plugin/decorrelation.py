@@ -17,6 +17,9 @@ past batches (:math:`M` rows):
 5. the batch weights are :math:`w = b \cdot \mathrm{softmax}(\theta)`: non-negative, summing to :math:`b`;
 6. the memory is updated by EMA (ratio ``presave_ratio``) with the batch's embeddings and raw logits.
 
+With ``class_mass`` (beyond the paper) the weights of step 5 are rescaled within each class so that every
+class keeps its share of the batch.
+
 ``rff_input`` chooses what step 1 maps (:meth:`SampleReweighter.rff_rows`): the raw embeddings (``"raw"``,
 the official code), each dimension standardised with the mean and standard deviation of batch plus memory
 (``"standardised"``), or each row L2-normalised (``"l2"``). Embeddings whose dimensions barely vary (GraphMAE's,
@@ -157,6 +160,24 @@ def gram_balance_loss_grad(terms: GramTerms, p: Tensor) -> Tensor:
     return 2 * total.sum(dim=0)
 
 
+def class_shift(weights: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """Total variation distance (0-dim, in [0, 1]) between the batch's class distribution under ``weights [b]``
+    and under uniform weights, for class ``labels [b]``: how much label mass the weights move between classes.
+    On a class-balanced training set the unweighted loss gives a linear classifier's bias no gradient; a shift
+    gives it one, whatever the embeddings say."""
+    weighted = weights.new_zeros(num_classes).index_add_(0, labels, weights) / weights.sum()
+    uniform = torch.bincount(labels, minlength=num_classes).to(weights.dtype) / labels.numel()
+    return (weighted - uniform).abs().sum() / 2
+
+
+def keep_class_mass(weights: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """``weights [b]`` rescaled within each class so that every class weighs as many samples as it has
+    (Σ over class c of the weights = n_c): the ratios inside a class stay, :func:`class_shift` becomes 0."""
+    mass = weights.new_zeros(num_classes).index_add_(0, labels, weights)
+    count = torch.bincount(labels, minlength=num_classes).to(weights.dtype)
+    return weights * (count / mass.clamp_min(torch.finfo(weights.dtype).tiny))[labels]
+
+
 def effective_sample_size(w: Tensor) -> Tensor:
     """(Σw)² / Σw² (0-dim): equals n for uniform weights, 1 when one sample takes all the weight."""
     return w.sum() ** 2 / w.pow(2).sum()
@@ -181,6 +202,8 @@ class SampleReweighter:
         sigma (float): RFF bandwidth (ω ~ N(0, 1/σ²)).
         diagnostic_draws (int): RFF draws averaged by the before/after balance diagnostics.
         rff_input (str): what the RFF map sees: ``"raw"``, ``"standardised"`` or ``"l2"`` (:meth:`rff_rows`).
+        class_mass (bool): rescale the learned weights within each class so every class keeps its share of the
+            batch (:func:`keep_class_mass`; beyond the paper); the call must then pass the batch's labels.
     """
 
     dim: int
@@ -197,6 +220,7 @@ class SampleReweighter:
     sigma: float = 1.0
     diagnostic_draws: int = 8
     rff_input: str = "raw"
+    class_mass: bool = False
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def __post_init__(self) -> None:
@@ -272,18 +296,24 @@ class SampleReweighter:
         self.logits[:n] = r * self.logits[:n] + (1 - r) * theta[:n].detach()
         self.updates[:n] += 1
 
-    def __call__(self, z: Tensor, epoch: int) -> tuple[Tensor, dict[str, Tensor]]:
+    def __call__(self, z: Tensor, epoch: int, labels: Tensor | None = None,
+                 num_classes: int = 0) -> tuple[Tensor, dict[str, Tensor]]:
         """Weights ``w [b]`` (non-negative, Σw = b) for the batch ``z [b, d]`` at outer epoch ``epoch``,
         and diagnostics as 0-dim tensors on ``z``'s device (no host transfer per batch): weight
         min/max/std, effective sample size over b, and the batch's balance loss under uniform and under
         the learned weights (same RFF draws for both, averaged), on the batch rows as the RFF map saw them
-        (:meth:`rff_rows` before the memory update)."""
+        (:meth:`rff_rows` before the memory update); with class ``labels [b]`` of ``num_classes`` classes,
+        also the :func:`class_shift` of the weights (after :func:`keep_class_mass` when ``class_mass``)."""
+        if self.class_mass and labels is None:
+            raise ValueError("class_mass rescales the weights per class: pass the batch's labels")
         seen = self.rff_rows(z)[: z.size(0)]
         theta = self.learn(z, epoch).clone()  # a normal tensor, so the loss may save the weights for backward
         self.update_memory(z, theta)
         b = z.size(0)
-        p = torch.softmax(theta, dim=0)
-        w = b * p
+        w = b * torch.softmax(theta, dim=0)
+        if self.class_mass:
+            w = keep_class_mass(w, labels, num_classes)
+        p = w / b
         with torch.inference_mode():  # the draws side by side as extra Fourier indices: one batched loss
             omegas, phis = draw_rff(z.size(1), self.num_f, self.sigma, z.device, draws=self.diagnostic_draws)
             rff = rff_map(seen, omegas, phis).movedim(0, -2).flatten(-2)  # [b, d, draws * num_f]
@@ -291,4 +321,6 @@ class SampleReweighter:
                                ess_ratio=effective_sample_size(w) / b,
                                balance_uniform=balance_loss(rff, torch.full_like(p, 1.0 / b)) / self.diagnostic_draws,
                                balance_learned=balance_loss(rff, p) / self.diagnostic_draws)
+            if labels is not None:
+                diagnostics["class_shift"] = class_shift(w, labels, num_classes)
         return w, diagnostics

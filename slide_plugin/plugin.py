@@ -37,12 +37,13 @@ def register_heads(register):
     from slide_plugin.heads.linear import LinearProbe
     from slide_plugin.heads.link import LinkEval, LinkFineTune, LinkSlide
     from slide_plugin.heads.lora import LoraHead, SlideLoraHead
-    from slide_plugin.heads.slide import SlideHead, SlideWithoutDecorrelation
+    from slide_plugin.heads.slide import SlideHead, SlideKeepingClassMass, SlideWithoutDecorrelation
 
     register(LinearProbe())
     register(FullFineTune())
     register(SlideHead())
     register(SlideWithoutDecorrelation())
+    register(SlideKeepingClassMass())
     register(LoraHead())
     register(SlideLoraHead())
     register(LinkEval())

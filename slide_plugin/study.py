@@ -48,6 +48,8 @@ CLAIMS = [
     Claim("de-correlation helps", "SLIDE", "SLIDE w/o de (same loop)", "better"),
     Claim("de-correlation helps", "SLIDE", "SLIDE w/o de (paper)", "better"),
     Claim("de-correlation helps", "SLIDE (standardised)", "SLIDE w/o de (same loop)", "better"),
+    Claim("SLIDE ≥ FT", "SLIDE (standardised, class mass kept)", "FT", "at least"),
+    Claim("de-correlation helps", "SLIDE (standardised, class mass kept)", "SLIDE w/o de (same loop)", "better"),
     Claim(f"Half keeps ≥ {KEEP_SHARE} %", "Half LP", "LP", "share"),
 ]
 
@@ -246,7 +248,8 @@ def report(specs: list[tuple[str, list[MatrixSpec]]], registry: Registry, store:
             f"\"Half keeps ≥ {KEEP_SHARE} %\" holds when the interval of Half LP / LP lies above {KEEP_SHARE} %.",
             "Methods: LP and Half LP = linear probe on the original / half encoder; FT = full fine-tuning; SLIDE = "
             "the 2-half encoder with de-correlation re-weighting, its RFF map on the raw embeddings (official) or on "
-            "standardised ones; w/o de (same loop) = SLIDE's loop with weights 1; w/o de (paper) = each pretrainer's "
+            "standardised ones (\"class mass kept\": the weights rescaled within each class, head `slide-class-mass`); "
+            "w/o de (same loop) = SLIDE's loop with weights 1; w/o de (paper) = each pretrainer's "
             "own ablation protocol (head `slide-wo-de`).", ""]
     if figures:
         head += ["Weight diagnostics of the official-settings SLIDE runs per epoch, raw and standardised RFF input side "

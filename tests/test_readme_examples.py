@@ -104,11 +104,12 @@ def test_examples_installed_work_with_every_builtin_slimmer_and_head(acme, capsy
     out = capsys.readouterr()
     assert code == 0, out.err
     runs = ResultsStore(store).frame()
-    assert (runs["status"] == "ok").all() and len(runs) == 8 * 7 + 3 + 1
+    assert (runs["status"] == "ok").all() and len(runs) == 8 * 8 + 3 + 1
     smooth = runs[runs["pretrainer"] == "smooth"]
     builtin_slimmers = {"original", "half", "quarter", "2-original", "2-half", "2-quarter", "custom"}
     assert set(smooth["slimmer"]) == builtin_slimmers | {"important-half"}
-    assert set(smooth["head"]) == {"linear", "full", "slide", "slide-wo-de", "lora", "slide-lora", "standard-probe"}
+    assert set(smooth["head"]) == {"linear", "full", "slide", "slide-wo-de", "slide-class-mass", "lora", "slide-lora",
+                                   "standard-probe"}
     assert set(runs[runs["slimmer"] == "important-half"]["pretrainer"]) == {"smooth", "graphmae", "grace", "maskgae"}
     half = smooth[(smooth["slimmer"] == "important-half") & (smooth["head"] == "linear")]["param_change_pct"]
     assert half.iloc[0] == smooth[(smooth["slimmer"] == "half") & (smooth["head"] == "linear")]["param_change_pct"].iloc[0]

@@ -10,8 +10,8 @@ from torch_geometric.utils import to_undirected
 from registry import RunContext
 from registry.config import resolve_options
 from registry.errors import ConfigError
-from slide_plugin.heads.slide import SlideHead, SlideOptions
-from slide_plugin.heads.weighting import class_shift
+from slide_plugin.heads.slide import SlideHead, SlideKeepingClassMass, SlideOptions
+from slide_plugin.decorrelation import SampleReweighter, class_shift, keep_class_mass
 from registry.heads import batch_forward
 from slide_plugin.nn import GATBlock, GCNBlock, StackEncoder
 from registry.receptive import layer_radii, receptive_field
@@ -185,3 +185,23 @@ def test_class_shift_is_the_label_mass_the_weights_move():
     assert class_shift(torch.tensor([2.0, 1.0, 1.0, 0.0]), labels, 3).item() == pytest.approx(0.25)  # 3/4 vs 1/2
     assert class_shift(torch.tensor([3.0, 1.0, 0.5, 3.5]), labels, 3).item() == pytest.approx(0.0)  # 4/8 each
     assert class_shift(torch.ones(4), labels, 3).item() == 0.0
+
+
+def test_keeping_class_mass_rescales_within_classes():
+    labels = torch.tensor([0, 0, 1, 1, 1, 2])
+    weights = torch.tensor([2.0, 1.0, 1.0, 0.5, 0.5, 1.0])
+    kept = keep_class_mass(weights, labels, 4)  # class 3 absent from the batch
+    assert kept.tolist() == pytest.approx([4 / 3, 2 / 3, 1.5, 0.75, 0.75, 1.0])  # class c weighs n_c, ratios stay
+    assert class_shift(kept, labels, 4).item() == pytest.approx(0.0, abs=1e-7)
+    with pytest.raises(ValueError, match="labels"):
+        SampleReweighter(4, class_mass=True)(torch.randn(6, 4), epoch=1)
+
+
+def test_class_mass_head_moves_no_label_mass():
+    torch.manual_seed(0)
+    options = SlideOptions(epochs=3, batch_size=8, memory_size=8, epochb=4, encoder_lr=1e-3)
+    ctx = RunContext(torch.device("cpu"), seed=0)
+    result = SlideKeepingClassMass().fit(tiny_encoder(), tiny_graph(), options, ctx)
+    assert 0 <= result["test_micro_f1"] <= 100
+    for d in ctx.diagnostics:  # the weights still vary inside classes, but no class gains or loses mass
+        assert d["weight_max"] > d["weight_min"] and d["class_shift"] < 1e-6

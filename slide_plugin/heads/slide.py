@@ -123,6 +123,22 @@ def _without_decorrelation() -> dict[str, dict[str, Any]]:
     return graphmae | grace | maskgae
 
 
+class SlideKeepingClassMass(SlideHead):
+    """Beyond the paper. A re-weighting that moves label mass between the classes of a class-balanced training
+    set gives the classifier's bias a gradient that owes nothing to the embeddings; with a weak feature signal
+    (GraphMAE's small embeddings under CiteSeer's weight decay 0.1) the bias then decides every prediction. This
+    head rescales SLIDE's weights within each class so every class keeps its share of the batch, leaving the
+    de-correlation only the choice of samples inside a class."""
+
+    name = "slide-class-mass"
+    description = "SLIDE with its sample weights rescaled within each class so every class keeps its share of a batch"
+
+    def fit(self, encoder: nn.Module, data: Data, options: SlideOptions, ctx: RunContext) -> dict[str, float]:
+        from slide_plugin.heads.slide_loop import train_reweighted
+
+        return train_reweighted(encoder, data, options, ctx, encoder.parameters(), desc=self.name, class_mass=True)
+
+
 class SlideWithoutDecorrelation(SlideHead):
     name = "slide-wo-de"
     description = "SLIDE w/o de as the paper ran it: per pretrainer its own fine-tuning protocol, no re-weighting"

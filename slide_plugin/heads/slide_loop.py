@@ -27,9 +27,11 @@ def _epoch_summary(stats: list[dict[str, Tensor]]) -> dict[str, float]:
 
 
 def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx: RunContext,
-                     encoder_params: Iterable[nn.Parameter], desc: str = "slide") -> dict[str, float]:
+                     encoder_params: Iterable[nn.Parameter], desc: str = "slide",
+                     class_mass: bool = False) -> dict[str, float]:
     """The SLIDE loop (module docstring); ``encoder_params`` are the encoder parameters the second Adam
-    optimiser trains (all of them for SLIDE, the adapters for LoRA, none for a frozen encoder)."""
+    optimiser trains (all of them for SLIDE, the adapters for LoRA, none for a frozen encoder); ``class_mass``:
+    the weights keep every class's share of a batch (:class:`~slide_plugin.decorrelation.SampleReweighter`)."""
     device = ctx.device
     x, edge_index, y = model_features(encoder, data.x.to(device)), data.edge_index.to(device), data.y.to(device)
     train_nodes = data.train_mask.to(device).nonzero().view(-1)
@@ -38,7 +40,7 @@ def train_reweighted(encoder: nn.Module, data: Data, options: SlideOptions, ctx:
     encoder_params = [p for p in encoder_params if p.requires_grad]
     if encoder_params:
         optimizers.append(adam(encoder_params, options.encoder_lr, options.encoder_weight_decay))
-    reweighter = make_reweighter(encoder.embedding_dim, options, device)
+    reweighter = make_reweighter(encoder.embedding_dim, options, device, class_mass)
     tracker = FitTracker(device, data.num_classes, budget_steps=options.budget_steps, later_ties=options.later_ties)
     batch_size = options.batch_size or train_nodes.numel()  # None: full batch
     epochs = planned_epochs(options.epochs, options.budget_steps, -(-train_nodes.numel() // batch_size))

@@ -34,8 +34,10 @@ class WeightLearnerOptions:
     rff_input: RffInput = "raw"  # what the RFF map sees: "raw" (official), "standardised", "l2"
 
 
-def make_reweighter(dim: int, options: WeightLearnerOptions, device: torch.device) -> SampleReweighter | None:
-    """The learner for embeddings of width ``dim``; None when ``options.decorrelation`` is off."""
+def make_reweighter(dim: int, options: WeightLearnerOptions, device: torch.device,
+                    class_mass: bool = False) -> SampleReweighter | None:
+    """The learner for embeddings of width ``dim`` (``class_mass``: see
+    :class:`~slide_plugin.decorrelation.SampleReweighter`); None when ``options.decorrelation`` is off."""
     from slide_plugin.decorrelation import SampleReweighter
 
     if not options.decorrelation:
@@ -43,33 +45,19 @@ def make_reweighter(dim: int, options: WeightLearnerOptions, device: torch.devic
     return SampleReweighter(dim, options.memory_size, options.lrbl, options.epochb, options.presave_ratio,
                             options.lambda0, options.lambda_decay_rate, options.lambda_decay_epoch,
                             num_f=options.num_rff, decay_pow=options.decay_pow, rff_input=options.rff_input,
-                            device=device)
-
-
-def class_shift(weights: Tensor, labels: Tensor, num_classes: int) -> Tensor:
-    """Total variation distance (0-dim, in [0, 1]) between the batch's class distribution under ``weights [b]``
-    and under uniform weights, for class ``labels [b]``: how much label mass the weights move between classes.
-    On a class-balanced training set the unweighted loss gives a linear classifier's bias no gradient; a shift
-    gives it one, whatever the embeddings say."""
-    import torch  # torch loads when a head runs
-
-    weighted = weights.new_zeros(num_classes).index_add_(0, labels, weights) / weights.sum()
-    uniform = torch.bincount(labels, minlength=num_classes).to(weights.dtype) / labels.numel()
-    return (weighted - uniform).abs().sum() / 2
+                            class_mass=class_mass, device=device)
 
 
 def reweighted_loss(losses: Tensor, z: Tensor, reweighter: SampleReweighter | None, epoch: int,
                     stats: list[dict[str, Tensor]] | None = None, labels: Tensor | None = None,
                     num_classes: int = 0) -> Tensor:
     """Σ w·ℓ / Σ w of the per-sample ``losses [b]`` with the weights learnt on the batch's representations
-    ``z [b, d]`` (detached) at weight-learner epoch ``epoch``, the diagnostics appended to ``stats`` (with
-    the :func:`class_shift` of the weights when class ``labels [b]`` of ``num_classes`` classes are given); the plain mean without a
-    ``reweighter`` (w/o de, or SLIDE's first epoch)."""
+    ``z [b, d]`` (detached) at weight-learner epoch ``epoch`` (and the batch's class ``labels [b]`` of
+    ``num_classes`` classes, when given: see :class:`~slide_plugin.decorrelation.SampleReweighter`), the
+    diagnostics appended to ``stats``; the plain mean without a ``reweighter`` (w/o de, or SLIDE's first epoch)."""
     if reweighter is None:
         return losses.mean()
-    weights, diagnostics = reweighter(z.detach(), epoch)
+    weights, diagnostics = reweighter(z.detach(), epoch, labels, num_classes)
     if stats is not None:
-        if labels is not None:
-            diagnostics["class_shift"] = class_shift(weights.detach(), labels, num_classes)
         stats.append(diagnostics)
     return (weights * losses).sum() / weights.sum()
